@@ -23,7 +23,7 @@ class PathEscapeError(ValueError):
 
 def normalize(path: str) -> str:
     """Return a clean relative POSIX path, or raise PathEscapeError."""
-    if not isinstance(path, str) or not path or "\x00" in path:
+    if not isinstance(path, str) or not path or any(ord(ch) < 0x20 or ch == "\x7f" for ch in path):
         raise PathEscapeError(f"invalid path {path!r}")
     p = path.replace("\\", "/")
     if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
