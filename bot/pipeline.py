@@ -1,0 +1,361 @@
+"""discover -> profile -> generate -> merge -> policy -> forge: the bot's one flow, forge-neutral.
+
+The handlers, the slash commands and `trustacks demo` all call these functions; none of them talks
+HTTP itself (the `Forge` does). Each step is idempotent: re-running a proposal updates its existing PR,
+an unchanged proposal writes nothing, and a branch a human has pushed to is never rewritten.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from bot.forges.base import Forge, NotFoundError
+from bot.models import (
+    BRANCH_PREFIX,
+    ChangeRequest,
+    Decision,
+    FileChange,
+    MergeNote,
+    Proposal,
+    ProposalKind,
+    Service,
+    ToolChoice,
+)
+from bot.pr_identity import Identity, input_hash, parse_marker, with_marker
+from bot.profile import PROFILE_PATH, Profile, ProfileError
+
+log = logging.getLogger(__name__)
+
+EDITED_COMMENT = (
+    "You edited this branch, so I stopped updating it. I will keep this description current, but I will not "
+    "push to `{branch}` again. Comment `/trustacks recreate` to discard your edits and regenerate."
+)
+
+
+@dataclass
+class Flow:
+    """What one run of the flow needs: the forge, the policy engine and the org's choices."""
+
+    forge: Forge
+    policy: "object"  # bot.policy.PolicyEngine (kept loose so the pipeline imports without it)
+    platform_repo: str
+    #: author/committer emails (globs) of other automation whose commits do not count as human edits
+    ignore_emails: Sequence[str] = ()
+    progress: Callable[[str], None] = lambda msg: None
+
+
+@dataclass
+class Outcome:
+    """What happened to one proposal."""
+
+    proposal: Proposal
+    decision: Decision
+    action: str  # opened | updated | unchanged | denied | edited | empty
+    change_request: ChangeRequest | None = None
+    body: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+# ====================================================================== reading
+
+
+async def load_profile(forge: Forge, platform_repo: str, *, ref: str | None = None) -> Profile | None:
+    """The Profile on the platform repo's default branch (or `ref`); None when there is none yet."""
+    data = await forge.read_file(platform_repo, PROFILE_PATH, ref=ref)
+    if data is None:
+        return None
+    return Profile.loads(data, path=f"{platform_repo}:{PROFILE_PATH}")
+
+
+async def discover_repo(forge: Forge, repo: str, *, ref: str | None = None):  # -> DiscoveryResult
+    from bot.discovery import discover
+
+    tree = await forge.read_tree(repo, ref=ref)
+    return discover(tree, repo=repo)
+
+
+# ====================================================================== building proposals
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "x"
+
+
+def profile_branch(platform_repo: str) -> str:
+    return f"{BRANCH_PREFIX}profile/{slug(platform_repo)}"
+
+
+def generate_branch(repo: str) -> str:
+    return f"{BRANCH_PREFIX}generate/{slug(repo)}"
+
+
+async def propose_profile(flow: Flow, results: Sequence[object]) -> Proposal | None:
+    """A Profile PR proposal from discovery results, or None when the Profile already matches."""
+    from bot.discovery import profile_diff
+
+    forge = flow.forge
+    base = await forge.default_branch(flow.platform_repo)
+    current_text = await forge.read_file(flow.platform_repo, PROFILE_PATH)
+    current = None
+    if current_text is not None:
+        current = Profile.loads(current_text, path=f"{flow.platform_repo}:{PROFILE_PATH}")
+    diff = profile_diff(current, list(results), platform_repo=flow.platform_repo)
+    if diff.is_empty:
+        return None
+    new_profile = diff.apply(current)
+    new_text = new_profile.dumps()
+    old = current_text.decode("utf-8") if current_text is not None else None
+    if new_text == old:
+        return None
+    repos = sorted({r.repo for r in results})
+    services = [s.name for r in results for s in r.services]
+    proposal = Proposal(
+        kind=ProposalKind.PROFILE,
+        repo=flow.platform_repo,
+        base_branch=base,
+        head_branch=profile_branch(flow.platform_repo),
+        title=("Create" if old is None else "Update") + " the TruStacks Environment Profile",
+        summary=(
+            f"Discovery read {', '.join(repos)} and proposes "
+            f"{'a new' if old is None else 'an updated'} Environment Profile (`{PROFILE_PATH}`). "
+            "Nothing else happens in these repos until a human merges this PR; closing it unmerged opts them out."
+        ),
+        files=[FileChange(path=PROFILE_PATH, new=new_text, old=old)],
+        blast_radius=[f"file: {PROFILE_PATH} in {flow.platform_repo}",
+                      f"repos: {', '.join(repos)}", f"services: {', '.join(services) or 'none'}",
+                      "environments: none directly (generation PRs follow after merge, each reviewed)"],
+        rollback=["Revert this PR: the previous Profile is restored and the bot proposes nothing new from it.",
+                  "Already-opened generation PRs stay open for review; close them to discard."],
+        details=diff.to_markdown(),
+    )
+    proposal.tool_choices = [
+        ToolChoice(category=e.category, tool=e.tool, profile_ref=e.ref, path=PROFILE_PATH)
+        for cat in _categories() for e in new_profile.tools(cat)
+    ]
+    proposal.input_hash = input_hash("profile", flow.platform_repo, new_text)
+    return proposal
+
+
+def _categories() -> tuple[str, ...]:
+    from bot.catalog import CATEGORY_NAMES
+
+    return CATEGORY_NAMES
+
+
+async def propose_generation(
+    flow: Flow, profile: Profile, *, services: Sequence[str] | None = None, only: set[str] | None = None
+) -> tuple[list[Proposal], list[object]]:
+    """Generation proposals (one per target repo), read-and-preserve merged. Returns (proposals, gaps)."""
+    from bot.generate import generate
+    from bot.merge import LOCK_PATH, GeneratedLock, merge_file
+
+    forge = flow.forge
+    by_repo: dict[str, list[tuple[Service, object]]] = {}
+    gaps: list[object] = []
+    for service in profile.services():
+        if services and service.name not in services:
+            continue
+        result = generate(profile, service, only=only)
+        gaps.extend(result.gaps)
+        for gen in result.files:
+            if gen.target == "app":
+                repo = service.repo
+                path = gen.path if service.path in ("", ".") else f"{service.path.rstrip('/')}/{gen.path}"
+            else:
+                repo = profile.platform_repo
+                path = gen.path
+            by_repo.setdefault(repo, []).append((service, _Placed(path=path, gen=gen)))
+
+    proposals = []
+    for repo, placed in sorted(by_repo.items()):
+        base = await forge.default_branch(repo)
+        lock_text = await forge.read_file(repo, LOCK_PATH)
+        lock = GeneratedLock.loads(lock_text.decode("utf-8") if lock_text is not None else None)
+        files: list[FileChange] = []
+        notes: list[MergeNote] = []
+        choices: list[ToolChoice] = []
+        artifacts: set[str] = set()
+        names: list[str] = []
+        for service, item in placed:
+            gen = item.gen
+            current_bytes = await forge.read_file(repo, item.path)
+            current = current_bytes.decode("utf-8", "replace") if current_bytes is not None else None
+            merged = merge_file(item.path, current=current, base=lock.base_for(item.path), generated=gen.content)
+            notes.extend(merged.notes)
+            notes.extend(merged.conflicts)
+            if merged.error:
+                notes.append(MergeNote(path=item.path, key="", message=f"not changed: {merged.error}", conflict=True))
+                continue
+            lock.record(item.path, gen.content, generator=gen.artifact, version=_version())
+            choices.extend(ToolChoice(category=c.category, tool=c.tool, profile_ref=c.profile_ref,
+                                      path=item.path) for c in gen.tool_choices)
+            artifacts.add(gen.artifact)
+            if service.name not in names:
+                names.append(service.name)
+            if merged.changed and merged.content is not None and merged.content != current:
+                files.append(FileChange(path=item.path, new=merged.content, old=current))
+        if not files:
+            continue
+        new_lock = lock.dumps()
+        old_lock = lock_text.decode("utf-8") if lock_text is not None else None
+        if new_lock != old_lock:
+            files.append(FileChange(path=LOCK_PATH, new=new_lock, old=old_lock))
+        envs = profile.environments if repo == profile.platform_repo else []
+        proposal = Proposal(
+            kind=ProposalKind.GENERATE,
+            repo=repo,
+            base_branch=base,
+            head_branch=generate_branch(repo),
+            title=f"TruStacks: {', '.join(sorted(artifacts))} for {', '.join(names)}",
+            summary=(
+                f"Generated from the merged Environment Profile in `{profile.platform_repo}` for "
+                f"{', '.join(names)}: {', '.join(sorted(artifacts))}. Existing files were merged read-and-preserve: "
+                "your edits, comments and key order are kept; conflicts are listed below, never overwritten."
+            ),
+            files=files,
+            tool_choices=_dedupe(choices),
+            merge_notes=notes,
+            blast_radius=[f"repo: {repo}", f"files: {len(files)} ({', '.join(f.path for f in files[:8])}"
+                          f"{', ...' if len(files) > 8 else ''})", f"services: {', '.join(names)}",
+                          f"environments: {', '.join(envs) if envs else 'none until deployed by GitOps'}"],
+            rollback=["Revert this PR; generated files return to their previous content (or are removed).",
+                      *(["GitOps: after the revert, Argo CD / Flux syncs the previous revision; to roll back at "
+                         "once, sync the Application to the prior commit."] if repo == profile.platform_repo else []),
+                      "The lock file `.trustacks/generated.lock` is reverted with it, so the next run merges "
+                      "against the previous base."],
+        )
+        proposal.input_hash = input_hash("generate", repo, [(f.path, f.new) for f in files])
+        proposals.append(proposal)
+    return proposals, gaps
+
+
+@dataclass
+class _Placed:
+    path: str
+    gen: object
+
+
+def _dedupe(choices: list[ToolChoice]) -> list[ToolChoice]:
+    seen: dict[tuple[str, str, str, str], ToolChoice] = {}
+    for c in choices:
+        seen.setdefault((c.category, c.tool, c.profile_ref, c.path), c)
+    return list(seen.values())
+
+
+def _version() -> str:
+    from bot import __version__
+
+    return __version__
+
+
+# ====================================================================== policy and the forge
+
+
+async def evaluate(flow: Flow, proposal: Proposal, profile: Profile | None) -> Decision:
+    """The policy verdict; fails closed (the engine turns its own errors into a denial)."""
+    return flow.policy.evaluate(proposal, profile)  # type: ignore[attr-defined]
+
+
+def render_body(flow: Flow, proposal: Proposal, decision: Decision, profile: Profile | None) -> str:
+    from bot.citations import render_pr_body
+
+    body = render_pr_body(proposal, decision, engine=flow.policy, profile=profile)
+    ident = Identity(kind=proposal.kind.value, target=proposal.repo, input_hash=proposal.input_hash)
+    return with_marker(body, ident)
+
+
+async def find_own_pr(forge: Forge, proposal: Proposal) -> ChangeRequest | None:
+    """The bot's open PR for this proposal: same head branch and a marker of the same kind and target."""
+    for cr in await forge.find_change_requests(proposal.repo, head=proposal.head_branch, state="open"):
+        ident = parse_marker(cr.body)
+        if ident and ident.kind == proposal.kind.value and cr.author == forge.bot_login:
+            return cr
+    return None
+
+
+async def is_edited(flow: Flow, repo: str, branch: str, base: str) -> bool:
+    """True when any commit on the bot branch since base was authored or committed by someone else."""
+    forge = flow.forge
+    if await forge.branch_sha(repo, branch) is None:
+        return False
+    allowed = [forge.bot_email, *flow.ignore_emails]
+    for c in await forge.branch_commits(repo, branch, base):
+        for email in (c.author_email, c.committer_email):
+            if not any(fnmatch.fnmatchcase(email, pat) for pat in allowed):
+                return True
+    return False
+
+
+async def open_proposal(
+    flow: Flow, proposal: Proposal, decision: Decision, *, profile: Profile | None, recreate: bool = False
+) -> Outcome:
+    """Ensure the proposal's PR exists and matches: open, update, or leave it; never push to an edited branch."""
+    forge = flow.forge
+    if not proposal.files:
+        return Outcome(proposal, decision, "empty")
+    if not decision.allowed:
+        return Outcome(proposal, decision, "denied", body=render_body(flow, proposal, decision, profile))
+    body = render_body(flow, proposal, decision, profile)
+    existing = await find_own_pr(forge, proposal)
+    branch = proposal.head_branch
+    base_sha = await forge.branch_sha(proposal.repo, proposal.base_branch)
+    if base_sha is None:
+        raise NotFoundError(f"{proposal.repo}: base branch {proposal.base_branch} does not exist")
+    head_sha = await forge.branch_sha(proposal.repo, branch)
+    edited = not recreate and await is_edited(flow, proposal.repo, branch, proposal.base_branch)
+    if edited:
+        if existing is not None:
+            if existing.body != body:
+                existing = await forge.update_change_request(proposal.repo, existing.number, body=body)
+            comments = await forge.list_comments(proposal.repo, existing.number)
+            if not any(c.author == forge.bot_login and "You edited this branch" in c.body for c in comments):
+                await forge.comment(proposal.repo, existing.number, EDITED_COMMENT.format(branch=branch))
+        return Outcome(proposal, decision, "edited", existing, body)
+
+    if existing is not None:
+        ident = parse_marker(existing.body)
+        if ident and ident.input_hash == proposal.input_hash and existing.title == proposal.title \
+                and existing.body == body:
+            return Outcome(proposal, decision, "unchanged", existing, body)
+    message = f"{proposal.title}\n\n{proposal.summary}\n\nProposed by TruStacks; a human reviews and merges."
+    if head_sha is None:
+        await forge.create_branch(proposal.repo, branch, from_ref=base_sha)
+        await forge.commit_files(proposal.repo, branch, proposal.files, message=message, parent=base_sha)
+    else:
+        # Rebuild on the current base: the branch only ever holds the bot's own commit.
+        await forge.commit_files(proposal.repo, branch, proposal.files, message=message, parent=base_sha)
+    if existing is None:
+        cr = await forge.open_change_request(
+            proposal.repo, head=branch, base=proposal.base_branch, title=proposal.title, body=body)
+        return Outcome(proposal, decision, "opened", cr, body)
+    cr = await forge.update_change_request(proposal.repo, existing.number, title=proposal.title, body=body)
+    return Outcome(proposal, decision, "updated", cr, body)
+
+
+async def report_denial(flow: Flow, outcome: Outcome, *, on_repo: str, number: int) -> None:
+    """Tell humans why a proposal was not opened (a comment on the PR that triggered it)."""
+    lines = [f"TruStacks did not open **{outcome.proposal.title}**: policy denied it."]
+    for v in outcome.decision.deny:
+        lines.append(f"- `{v.rule}` ({v.layer}, {v.severity}): {v.msg}")
+    lines.append("Fix the Profile or the cited rule's cause, then comment `/trustacks generate` to retry.")
+    await flow.forge.comment(on_repo, number, "\n".join(lines))
+
+
+__all__ = [
+    "Flow",
+    "Outcome",
+    "ProfileError",
+    "discover_repo",
+    "evaluate",
+    "find_own_pr",
+    "is_edited",
+    "load_profile",
+    "open_proposal",
+    "propose_generation",
+    "propose_profile",
+    "report_denial",
+]
