@@ -16,11 +16,15 @@ from bot import __version__
 #: name -> "module:attribute" of a click.Command. One line per subcommand.
 COMMANDS: dict[str, str] = {
     "demo": "bot.demo:demo_command",
+    "serve": "bot.serve_cli:serve_command",
+    "jobs": "bot.serve_cli:jobs_command",
 }
 
 #: one-line help shown by `trustacks --help` without importing the module
 SHORT_HELP: dict[str, str] = {
     "demo": "Run the whole flow offline on a sample app (local forge, SQLite).",
+    "serve": "Run the webhook service (signed ingress, durable queue, workers).",
+    "jobs": "List webhook jobs; `jobs retry ID` re-queues a failed one.",
 }
 
 
