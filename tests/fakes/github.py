@@ -230,13 +230,15 @@ class FakeGitHub(FakeServer):
         protected: list[str] | tuple[str, ...] = (),
         collaborators: dict[str, str] | None = None,
         private: bool = True,
+        executable: tuple[str, ...] = (),
         author: tuple[str, str] = ("Alice Example", "alice@example.com"),
     ) -> FakeRepo:
         """A repository with one initial commit holding `files` on `default_branch`."""
         repo = FakeRepo(full_name=full_name, id=next(self._ids), default_branch=default_branch, private=private,
                         protected=set(protected), collaborators=dict(collaborators or {}))
         flat = {
-            path: ("100644", repo.write_blob(data.encode() if isinstance(data, str) else data))
+            path: ("100755" if path in executable else "100644",
+                   repo.write_blob(data.encode() if isinstance(data, str) else data))
             for path, data in (files or {}).items()
         }
         tree = repo.write_tree(flat)
@@ -256,6 +258,10 @@ class FakeGitHub(FakeServer):
         self._tokens[token] = (Identity(login, "Bot" if login.endswith("[bot]") else "User", installation_id),
                                self.clock() + expires_in)
         return token
+
+    def revoke(self, token: str) -> None:
+        """Invalidate a token early (GitHub answers 401 Bad credentials from then on)."""
+        self._tokens.pop(token, None)
 
     def register_app(self, app_id: int = 4242) -> str:
         """Enable App authentication; returns the app's private key (PEM)."""
