@@ -205,6 +205,9 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(
             "TRUSTACKS_DATABASE_URL: not a valid PostgreSQL URL; expected postgresql://user@host:5432/dbname"
         ) from None
+    port = str(info.get("port") or "")
+    if port and not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        raise ConfigError("TRUSTACKS_DATABASE_URL: the PostgreSQL port must be a number (…:5432/dbname)")
     if not info.get("dbname"):
         raise ConfigError("TRUSTACKS_DATABASE_URL: the PostgreSQL URL names no database (…/dbname)")
 
