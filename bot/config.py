@@ -232,7 +232,7 @@ def _parse(kind: str, key: str, raw: Any) -> Any:
             value = int(text)
         except ValueError:
             raise ConfigError(f"{name}: expected a whole number, got {text!r}") from None
-        if value <= 0 or (kind == "port" and value > 65535):
+        if (value < 0 if kind == "port" else value <= 0) or (kind == "port" and value > 65535):
             raise ConfigError(f"{name}: {value} is out of range")
         return value
     if kind in ("posfloat", "nonnegfloat"):
