@@ -1,0 +1,113 @@
+"""`merge_file`: decide how one generated file meets the file already in the repo.
+
+The order of the checks is the contract (issue #5):
+
+1. no file: create it with the generator's text;
+2. the file already equals the generator's text: nothing to do;
+3. plain YAML: both texts must parse (a file that does not is reported with the parser's message and
+   never rewritten; a generator output that does not is a generator bug, reported the same way);
+4. the file is byte-identical to the base (nobody touched it): take the generator's text exactly;
+5. the generator's text equals the base (it has nothing new): keep the file as it is;
+6. otherwise merge: structurally for YAML (`yamlmerge`), line-wise for everything else (`textmerge`).
+
+Which strategy a path gets is decided by `strategy_for`, listed in `STRATEGIES`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.merge import messages as msg
+from bot.merge.result import MergeMode, MergeResult
+from bot.merge.splice import newline_of, normalize_newlines, split_bom
+from bot.merge.textmerge import TextMergeError, merge_text
+from bot.merge.yamldoc import Parsed, YamlError, make_resolver, parse
+from bot.merge.yamlmerge import merge_yaml
+
+#: Merge strategies, one per kind of file; `strategy_for` picks one per path.
+STRATEGIES: tuple[str, ...] = ("yaml", "text")
+
+YAML_SUFFIXES = (".yml", ".yaml")
+# `{{` not preceded by `$`: Helm/Go templates and Jinja, but not GitHub Actions' `${{ expr }}`
+_TEMPLATE = re.compile(r"(?<!\$)\{\{")
+
+
+def strategy_for(path: str, *texts: str | None) -> str:
+    """"yaml" for plain YAML files; "text" for anything else, templated YAML included."""
+    if path.lower().endswith(YAML_SUFFIXES) and not any(t and _TEMPLATE.search(t) for t in texts):
+        return "yaml"
+    return "text"
+
+
+def merge_file(path: str, *, current: str | None, base: str | None, generated: str) -> MergeResult:
+    """Merge the generator's new output for `path` into the file the repo has now.
+
+    `current` is the file in the repo (None: absent); `base` is what the bot last generated for it
+    (None: unknown, e.g. `GeneratedLock.base_for` found nothing or a hash mismatch); `generated` is
+    the generator's new output.
+    """
+    strategy = strategy_for(path, current, generated)
+    resolve = make_resolver()
+    gen: Parsed | None = None
+    if strategy == "yaml":
+        try:
+            gen = parse(_lf(generated), resolve=resolve)
+        except YamlError as exc:
+            return MergeResult(
+                None, False, MergeMode.ERROR, strategy=strategy, original=current,
+                error=msg.GENERATED_INVALID.format(path=path, why=exc),
+            )
+    if current is None:
+        return MergeResult(generated, True, MergeMode.CREATE, strategy=strategy)
+    if current == generated:
+        return MergeResult(None, False, MergeMode.UNCHANGED, strategy=strategy, original=current)
+    if strategy == "text":
+        return _merge_text(path, current=current, base=base, generated=generated)
+    assert gen is not None
+    return _merge_yaml(path, current=current, base=base, generated=generated, gen=gen)
+
+
+def _merge_yaml(path: str, *, current: str, base: str | None, generated: str, gen: Parsed) -> MergeResult:
+    resolve = gen.resolve
+    bom, body = split_bom(current)
+    try:
+        cur = parse(body, resolve=resolve)
+    except YamlError as exc:
+        return MergeResult(None, False, MergeMode.ERROR, error=str(exc), strategy="yaml", original=current)
+    if base is not None and current == base:
+        return MergeResult(generated, True, MergeMode.THREE_WAY, strategy="yaml", original=current)
+    if base is not None and base == generated:
+        return MergeResult(None, False, MergeMode.UNCHANGED, strategy="yaml", original=current)
+    base_doc: Parsed | None = None
+    if base is not None:
+        try:
+            base_doc = parse(_lf(base), resolve=resolve)
+        except YamlError:
+            base_doc = None  # cannot happen for a verified base; fall back to preserve mode
+    mode = MergeMode.THREE_WAY if base_doc is not None else MergeMode.PRESERVE
+    outcome = merge_yaml(path, current=cur, base=base_doc, generated=gen, newline=newline_of(body))
+    content = bom + outcome.content if outcome.content is not None else None
+    return MergeResult(
+        content, content is not None, mode, notes=outcome.notes, conflicts=outcome.conflicts,
+        strategy="yaml", original=current,
+    )
+
+
+def _merge_text(path: str, *, current: str, base: str | None, generated: str) -> MergeResult:
+    if base is not None and current == base:
+        return MergeResult(generated, True, MergeMode.THREE_WAY, strategy="text", original=current)
+    if base is not None and base == generated:
+        return MergeResult(None, False, MergeMode.UNCHANGED, strategy="text", original=current)
+    mode = MergeMode.THREE_WAY if base is not None else MergeMode.PRESERVE
+    try:
+        outcome = merge_text(path, current=current, base=base, generated=generated)
+    except TextMergeError as exc:
+        return MergeResult(None, False, MergeMode.ERROR, error=str(exc), strategy="text", original=current)
+    return MergeResult(
+        outcome.content, outcome.content is not None, mode, notes=outcome.notes,
+        conflicts=outcome.conflicts, strategy="text", original=current,
+    )
+
+
+def _lf(text: str) -> str:
+    return normalize_newlines(split_bom(text)[1])
