@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "demo": "bot.demo:demo_command",
     "serve": "bot.serve_cli:serve_command",
     "jobs": "bot.serve_cli:jobs_command",
+    "discover": "bot.discovery.cli:discover_command",
 }
 
 #: one-line help shown by `trustacks --help` without importing the module
@@ -25,6 +26,7 @@ SHORT_HELP: dict[str, str] = {
     "demo": "Run the whole flow offline on a sample app (local forge, SQLite).",
     "serve": "Run the webhook service (signed ingress, durable queue, workers).",
     "jobs": "List webhook jobs; `jobs retry ID` re-queues a failed one.",
+    "discover": "Detect a repo's stack with evidence and propose Profile changes.",
 }
 
 
