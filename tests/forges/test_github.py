@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import aiohttp
@@ -11,7 +12,7 @@ import pytest
 from bot.forges.base import ForgeError, NotFoundError, WriteRefused
 from bot.forges.github import GitHubForge
 from bot.forges.github_auth import GitHubApp, StaticToken
-from bot.forges.ratelimit import RateLimitedError, RetryPolicy
+from bot.forges.ratelimit import Limit, RateLimitedError, RetryPolicy, classify, decide
 from bot.models import Annotation, ChangeRequestState, CheckConclusion, FileChange, Permission
 from tests.fakes import FakeGitHub, Sleeps
 
@@ -399,6 +400,27 @@ async def test_bad_static_token_is_a_clear_error(gh: FakeGitHub, session, sleeps
     assert "ghs_wrong" not in str(info.value)
 
 
+def test_retry_policy_edges() -> None:
+    policy = RetryPolicy()
+    now = 1_800_000_000.0
+    # Retry-After as an HTTP date
+    when = decide(429, {"Retry-After": "Fri, 15 Jan 2027 08:00:30 GMT"}, attempt=1, now=now, policy=policy)
+    assert when is not None and when.kind is Limit.SECONDARY and when.delay == 30  # now is 08:00:00 that day
+    assert decide(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, attempt=1, now=now, policy=policy).delay == 0
+    # a plain 403 (no limit headers, no limit message) is a permission problem
+    assert classify(403, {"x-ratelimit-remaining": "4999"}, "Resource not accessible by integration") is None
+    assert decide(403, {}, message="Must have admin rights", attempt=1, now=now, policy=policy) is None
+    assert decide(404, {}, attempt=1, now=now, policy=policy) is None
+    # 5xx: retried only when idempotent; backoff capped
+    assert decide(502, {}, attempt=1, now=now, policy=policy, idempotent=False) is None
+    assert decide(503, {}, attempt=4, now=now, policy=RetryPolicy(max_attempts=9, backoff_max=5)).delay == 5
+    # GitLab's headers spell the reset without the x- prefix
+    gl = decide(429, {"RateLimit-Remaining": "0", "RateLimit-Reset": str(int(now) + 9)}, attempt=1, now=now, policy=policy)
+    assert gl.kind is Limit.PRIMARY and gl.delay == 10
+    # a 429 with nothing to go by backs off from a minute
+    assert decide(429, {}, attempt=2, now=now, policy=RetryPolicy(max_wait=1000)).delay == 120
+
+
 # ====================================================================== GitHub App tokens
 
 
@@ -439,3 +461,42 @@ async def test_app_jwt_signed_with_the_wrong_key_is_refused(gh: FakeGitHub, sess
         await forge.default_branch(REPO)
     assert other not in str(info.value)
     assert jwt.decode(app.jwt(), options={"verify_signature": False})["iss"] == "4242"
+
+
+# ====================================================================== webhook fixtures
+
+
+def _fixtures_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "make_fixtures.py"
+    spec = importlib.util.spec_from_file_location("make_webhook_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_webhook_fixtures_are_current_and_verify_with_gidgethub() -> None:
+    from gidgethub import ValidationFailure, sansio
+
+    fixtures = _fixtures_module()
+    root = fixtures.ROOT
+    built = fixtures.build()
+    assert all((root / rel).read_bytes() == data for rel, data in built.items()), "re-run make_fixtures.py"
+    github = sorted(p.parent.name for p in built if p.parts[0] == "github" and p.name == "body.json")
+    assert github == ["installation.created", "installation_repositories.added", "issue_comment.created",
+                      "issues.edited", "pull_request.closed_merged", "pull_request.opened",
+                      "pull_request.synchronize", "push.default_branch"]
+    for name in github:
+        headers = json.loads((root / "github" / name / "headers.json").read_text())
+        body = (root / "github" / name / "body.json").read_bytes()
+        event = sansio.Event.from_http({k.lower(): v for k, v in headers.items()}, body, secret=fixtures.SECRET)
+        assert event.event == name.split(".")[0]
+        assert event.data["installation"]["id"] == fixtures.INSTALLATION_ID
+        assert event.data["sender"]["login"]
+        if event.event not in ("push", "installation", "installation_repositories"):
+            assert event.data["action"] == name.split(".")[1].split("_")[0]
+        with pytest.raises(ValidationFailure):
+            sansio.Event.from_http({k.lower(): v for k, v in headers.items()}, body + b" ", secret=fixtures.SECRET)

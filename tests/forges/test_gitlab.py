@@ -336,3 +336,26 @@ async def test_bad_token_is_a_clear_error(gl: FakeGitLab, sleeps: Sleeps) -> Non
         await forge.default_branch(REPO)
     assert "glpat-wrong" not in str(info.value)
     forge.close()
+
+
+def test_gitlab_webhook_fixtures() -> None:
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "make_fixtures.py"
+    spec = importlib.util.spec_from_file_location("make_webhook_fixtures", path)
+    fixtures = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(fixtures)
+    kinds = {"push.default_branch": ("Push Hook", "push"), "merge_request.open": ("Merge Request Hook", "merge_request"),
+             "merge_request.merge": ("Merge Request Hook", "merge_request"), "note.merge_request": ("Note Hook", "note")}
+    for name, (header, kind) in kinds.items():
+        headers = json.loads((fixtures.ROOT / "gitlab" / name / "headers.json").read_text())
+        body = json.loads((fixtures.ROOT / "gitlab" / name / "body.json").read_text())
+        assert headers["X-Gitlab-Event"] == header and headers["X-Gitlab-Token"] == fixtures.SECRET
+        assert body["object_kind"] == kind and body["project"]["path_with_namespace"].startswith("acme/")
+    merge = json.loads((fixtures.ROOT / "gitlab" / "merge_request.merge" / "body.json").read_text())
+    assert merge["object_attributes"]["action"] == "merge" and merge["object_attributes"]["state"] == "merged"
+    note = json.loads((fixtures.ROOT / "gitlab" / "note.merge_request" / "body.json").read_text())
+    assert note["object_attributes"]["noteable_type"] == "MergeRequest" and note["merge_request"]["iid"] == 7
