@@ -486,7 +486,7 @@ class GitHubForge(Forge):
             await self._request("POST", f"{self._repo_path(repo)}/issues/{int(number)}/labels", data={"labels": labels})
 
     async def _set_check(self, check: CheckRun) -> CheckRun:
-        """Create (or update, when `check.id` is set) a check run; annotations go 50 per request."""
+        """Create a check run (GitHub shows the newest per name); annotations go 50 per request."""
         rp = self._repo_path(check.repo)
         annotations = [_annotation(a) for a in check.annotations]
         batches = [annotations[i:i + ANNOTATIONS_PER_REQUEST] for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)]
@@ -497,10 +497,7 @@ class GitHubForge(Forge):
         else:
             body["status"] = "completed"
             body["conclusion"] = check.conclusion.value
-        if check.id:
-            data = await self._request("PATCH", f"{rp}/check-runs/{int(check.id)}", data=body)
-        else:
-            data = await self._request("POST", f"{rp}/check-runs", data={**body, "head_sha": check.sha})
+        data = await self._request("POST", f"{rp}/check-runs", data={**body, "head_sha": check.sha})
         run_id = int(data["id"])
         for batch in batches[1:]:
             await self._request("PATCH", f"{rp}/check-runs/{run_id}", data={"output": {**output, "annotations": batch}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -79,6 +80,8 @@ class FakeServer:
         self.writes: list[tuple[str, str, Json]] = []
         #: every request: (method, decoded path with query, status answered)
         self.requests: list[tuple[str, str, int]] = []
+        #: bugs in the fake itself (a handler raised): tests should assert this stays empty
+        self.errors: list[str] = []
         self._failures: list[Failure] = []
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             (m, re.compile(p), h) for m, p, h in self.routes()
@@ -171,6 +174,9 @@ class FakeServer:
                 raise ApiError(404, self.not_found_body())
         except ApiError as err:
             reply = Reply(err.status, err.body, err.headers)
+        except Exception as exc:  # a bug in the fake: answer 500 and keep it for the test to see
+            self.errors.append(f"{method} {shown}: {traceback.format_exc()}")
+            reply = Reply(500, {"message": f"fake server bug: {type(exc).__name__}: {exc}"})
         self.requests.append((method, shown, reply.status))
         headers = {**self.default_headers(identity), **reply.headers}
         if isinstance(reply.body, bytes):

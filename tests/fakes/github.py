@@ -24,7 +24,6 @@ import datetime as dt
 import fnmatch
 import hashlib
 import itertools
-import re
 import secrets
 import time
 from dataclasses import dataclass, field

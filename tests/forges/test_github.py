@@ -45,6 +45,7 @@ async def gh(clock: Clock):
             collaborators={"ada": "admin", "max": "maintain", "wes": "write", "tia": "triage", "rae": "read"},
         )
         yield fake
+        assert fake.errors == []
 
 
 @pytest.fixture
@@ -500,3 +501,16 @@ def test_webhook_fixtures_are_current_and_verify_with_gidgethub() -> None:
             assert event.data["action"] == name.split(".")[1].split("_")[0]
         with pytest.raises(ValidationFailure):
             sansio.Event.from_http({k.lower(): v for k, v in headers.items()}, body + b" ", secret=fixtures.SECRET)
+
+
+# ====================================================================== the shared fixtures other tests import
+
+from tests.fakes import fake_github, github_forge  # noqa: E402,F401  (pytest finds imported fixtures)
+
+
+async def test_shared_fixtures(fake_github: FakeGitHub, github_forge: GitHubForge) -> None:
+    fake_github.add_repo("acme/payments-fastapi", files={"app/main.py": "app = FastAPI()\n"})
+    assert await github_forge.read_file("acme/payments-fastapi", "app/main.py") == b"app = FastAPI()\n"
+    fake_github.rate_limit_secondary(retry_after=2)
+    await github_forge.default_branch("acme/payments-fastapi")
+    assert github_forge.sleeps.calls == [2.0]

@@ -39,6 +39,7 @@ async def gl(clock: Clock):
         fake.add_project(REPO, files=FILES, protected=["main", "release/*", "trustacks/lock*"],
                          members={"guest": 10, "rep": 20, "dev": 30, "lead": 40, "own": 50})
         yield fake
+        assert fake.errors == []
 
 
 @pytest.fixture
@@ -359,3 +360,14 @@ def test_gitlab_webhook_fixtures() -> None:
     assert merge["object_attributes"]["action"] == "merge" and merge["object_attributes"]["state"] == "merged"
     note = json.loads((fixtures.ROOT / "gitlab" / "note.merge_request" / "body.json").read_text())
     assert note["object_attributes"]["noteable_type"] == "MergeRequest" and note["merge_request"]["iid"] == 7
+
+
+from tests.fakes import fake_gitlab, gitlab_forge  # noqa: E402,F401  (pytest finds imported fixtures)
+
+
+async def test_shared_fixtures(fake_gitlab: FakeGitLab, gitlab_forge: GitLabForge) -> None:
+    fake_gitlab.add_project("acme/payments-fastapi", files={"app/main.py": "app = FastAPI()\n"})
+    assert await gitlab_forge.read_file("acme/payments-fastapi", "app/main.py") == b"app = FastAPI()\n"
+    fake_gitlab.fail(429, headers={"Retry-After": "2"})
+    await gitlab_forge.default_branch("acme/payments-fastapi")
+    assert gitlab_forge.sleeps.calls == [2.0]
