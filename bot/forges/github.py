@@ -94,6 +94,27 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)
 
+    async def manage_rate_limit(self, *, method: str, url: str) -> None:
+        """Before a request: when the last response said the primary limit is spent, wait for the reset.
+
+        gidgethub decrements `remaining` before each request, so a negative value means GitHub
+        already answered `x-ratelimit-remaining: 0`: sending now would only earn a 403.
+        """
+        limit = self.rate_limit
+        if limit is None or limit.remaining >= 0:
+            return
+        wait = limit.reset_datetime.timestamp() - self._clock() + 1.0
+        if wait <= 1.0:
+            return
+        path = urllib.parse.urlsplit(url).path
+        if wait > self.policy.max_wait:
+            raise RateLimitedError(
+                f"GitHub {method} {path}: primary rate limit spent until its reset in {wait:.0f}s; "
+                "the job will be retried then", retry_at=self._clock() + wait,
+            )
+        log.warning("github %s %s: primary rate limit spent, waiting %.1fs for the reset", method, path, wait)
+        await self.sleep(wait)
+
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
     ) -> bool:

@@ -216,6 +216,8 @@ class FakeGitHub(FakeServer):
         self.issued: list[str] = []
         self._ids = itertools.count(1_000_001)
         self._rate_remaining = 5000
+        #: seconds from now to the reset the rate-limit headers announce
+        self.rate_reset_in = 3600
         super().__init__()
 
     # ================================================================== setup
@@ -352,13 +354,18 @@ class FakeGitHub(FakeServer):
     def not_found_body(self) -> Json:
         return {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
 
+    def set_rate_remaining(self, remaining: int, *, reset_in: int = 3600) -> None:
+        """What the next responses announce in x-ratelimit-remaining (counting down) and -reset."""
+        self._rate_remaining = remaining + 1
+        self.rate_reset_in = reset_in
+
     def default_headers(self, identity: Any) -> dict[str, str]:
         self._rate_remaining = max(0, self._rate_remaining - 1)
         return {
             "x-ratelimit-limit": "5000",
             "x-ratelimit-remaining": str(self._rate_remaining),
             "x-ratelimit-used": str(5000 - self._rate_remaining),
-            "x-ratelimit-reset": str(int(self.clock()) + 3600),
+            "x-ratelimit-reset": str(int(self.clock()) + self.rate_reset_in),
             "x-ratelimit-resource": "core",
             "x-github-request-id": secrets.token_hex(8).upper(),
             "x-github-api-version-selected": "2022-11-28",

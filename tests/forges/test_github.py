@@ -340,6 +340,17 @@ async def test_primary_limit_waits_until_reset(forge: GitHubForge, gh: FakeGitHu
     assert sleeps.calls == [31.0]
 
 
+async def test_spent_primary_limit_waits_before_sending(forge: GitHubForge, gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.set_rate_remaining(1, reset_in=45)
+    await forge.default_branch(REPO)  # remaining 1: no wait
+    await forge.default_branch(REPO)  # answered with remaining 0
+    assert sleeps.calls == []
+    gh.set_rate_remaining(4000)
+    await forge.default_branch(REPO)  # would earn a 403: waits for the reset first
+    assert sleeps.calls == [46.0]
+    assert not [r for r in gh.requests if r[2] != 200]
+
+
 async def test_secondary_limit_backs_off_from_a_minute(forge: GitHubForge, gh: FakeGitHub, sleeps: Sleeps) -> None:
     gh.rate_limit_secondary(times=2)
     gh.rate_limit_secondary(times=1, retry_after=5, status=429)
