@@ -159,8 +159,13 @@ class SQLBackend(abc.ABC):
     placeholder = "?"
 
     @abc.abstractmethod
-    def transaction(self, *, readonly: bool = False) -> contextlib.AbstractContextManager[Any]:
-        """A context manager yielding a cursor inside one transaction (a write one unless `readonly`)."""
+    def transaction(self, *, readonly: bool = False, durable: bool = True) -> contextlib.AbstractContextManager[Any]:
+        """A context manager yielding a cursor inside one transaction (a write one unless `readonly`).
+
+        `durable=False` lets the commit skip waiting for the disk: used for lease bookkeeping, where
+        losing the last commits to a power cut only means a job runs again (handlers are idempotent).
+        Accepting a delivery, KV writes and operator retries are always durable.
+        """
 
     @abc.abstractmethod
     def migrate(self) -> None: ...
@@ -198,7 +203,7 @@ class SQLBackend(abc.ABC):
     ) -> list[Job]:
         token = secrets.token_hex(12)
         expires = now + lease_seconds
-        with self.transaction() as cur:
+        with self.transaction(durable=False) as cur:
             # A lease that expired on its last allowed attempt means the worker died every time:
             # dead-letter the job instead of letting it crash workers forever.
             stale = self._exec(
@@ -238,7 +243,7 @@ class SQLBackend(abc.ABC):
 
     def renew(self, job_id: int, token: str, *, now: float, lease_seconds: float) -> bool:
         expires = now + lease_seconds
-        with self.transaction() as cur:
+        with self.transaction(durable=False) as cur:
             return (
                 self._exec(
                     cur,
@@ -269,7 +274,7 @@ class SQLBackend(abc.ABC):
         params: list[Any] = [state, next_run_at if next_run_at is not None else now, finished, now]
         if error is not None:
             params.append(error[:MAX_ERROR_CHARS])
-        with self.transaction() as cur:
+        with self.transaction(durable=False) as cur:
             return (
                 self._exec(
                     cur,
@@ -326,7 +331,7 @@ class SQLBackend(abc.ABC):
 
     def prune(self, *, before: float) -> int:
         """Delete done jobs finished before `before` (their delivery ids stop deduplicating then)."""
-        with self.transaction() as cur:
+        with self.transaction(durable=False) as cur:
             return int(
                 self._exec(
                     cur, "DELETE FROM trustacks_jobs WHERE state = 'done' AND finished_at < ?", (before,)

@@ -84,10 +84,13 @@ class PostgresBackend(SQLBackend):
         return conn
 
     @contextlib.contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
+    def transaction(self, *, readonly: bool = False, durable: bool = True) -> Iterator[Any]:
         conn = self._connection()
         with conn.transaction():
             with conn.cursor() as cur:
+                if not durable and not readonly:
+                    # same contract as SQLite: only lease bookkeeping skips the WAL flush wait
+                    cur.execute("SET LOCAL synchronous_commit TO OFF")
                 yield cur
 
     def migrate(self) -> None:

@@ -2,6 +2,8 @@
 
 WAL mode so readers never block the writer; `synchronous=FULL` so a delivery answered with 202 is
 on disk even after a power cut (group commit in ThreadedStore keeps that to one fsync per batch);
+lease bookkeeping commits with `synchronous=NORMAL` (no fsync: a power cut can only make a job run
+again, and the next FULL commit flushes it anyway);
 `BEGIN IMMEDIATE` for writes so two processes on one file (a worker killed mid-job and its
 successor, or `trustacks jobs retry` beside `serve`) serialize on the lock instead of failing.
 One connection per backend, used only from the store's single thread.
@@ -59,6 +61,7 @@ class SQLiteBackend(SQLBackend):
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
+        self._synchronous = ""
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -70,12 +73,22 @@ class SQLiteBackend(SQLBackend):
                 conn.close()
                 raise sqlite3.OperationalError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
+            self._synchronous = "FULL"
             self._conn = conn
         return self._conn
 
+    def _set_synchronous(self, conn: sqlite3.Connection, level: str) -> None:
+        # In WAL mode a FULL commit fsyncs the whole log, so it also makes every earlier NORMAL
+        # commit durable: a 202 never depends on a commit that skipped the fsync.
+        if self._synchronous != level:
+            conn.execute(f"PRAGMA synchronous = {level}")
+            self._synchronous = level
+
     @contextlib.contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
+    def transaction(self, *, readonly: bool = False, durable: bool = True) -> Iterator[Any]:
         conn = self._connect()
+        if not readonly:
+            self._set_synchronous(conn, "FULL" if durable else "NORMAL")
         conn.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
         try:
             yield conn.cursor()
