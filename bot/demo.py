@@ -147,8 +147,13 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         if profile_outcome.change_request is None:
             raise DemoError(f"the Profile PR was not opened ({profile_outcome.action}); see the verdict above")
 
-        out.step(f"{HUMAN} reviews and merges the Profile PR (the bot never merges)")
         number = profile_outcome.change_request.number
+        out.step(f"{HUMAN} declares the tools discovery could not see (a human edit on the Profile PR)")
+        declared = await declare_missing_tools(forge, admin, proposal.head_branch)
+        for category, tools in declared.items():
+            out.info(f"  declared {category}: {', '.join(tools)}")
+
+        out.step(f"{HUMAN} reviews and merges the Profile PR (the bot never merges)")
         admin.approve(PLATFORM, number, user=REVIEWER)
         merge_sha = admin.merge(PLATFORM, number, user=HUMAN)
         out.info(f"  merged {PLATFORM}#{number} as {merge_sha[:12]} by {HUMAN}")
@@ -189,6 +194,33 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         return 0
     finally:
         forge.close()
+
+
+#: what the demo's platform team runs but the sample app's files do not show
+DEMO_DECLARED = {
+    "sbom_signing": [{"tool": "syft", "source": "declared"}, {"tool": "cosign", "source": "declared"}],
+    "gitops": [{"tool": "argocd", "source": "declared"}],
+    "mesh_ingress": [{"tool": "nginx", "source": "declared", "settings": {"domain": "payments.acme.example"}}],
+}
+
+
+async def declare_missing_tools(forge: LocalForge, admin: LocalForgeAdmin, branch: str) -> dict[str, list[str]]:
+    """Add `source: declared` entries for categories the Profile PR leaves empty, as a human commit."""
+    from bot.profile import PROFILE_PATH, Profile
+
+    text = await forge.read_file(PLATFORM, PROFILE_PATH, ref=branch)
+    if text is None:
+        raise DemoError("the Profile PR branch has no Profile file")
+    profile = Profile.loads(text)
+    added: dict[str, list[str]] = {}
+    for category, entries in DEMO_DECLARED.items():
+        if not profile.tools(category):
+            profile.set_tools(category, entries)
+            added[category] = [e["tool"] for e in entries]
+    if added:
+        admin.push(PLATFORM, branch, {PROFILE_PATH: profile.dumps()}, user=HUMAN,
+                   message="Declare SBOM/signing, GitOps and ingress tools")
+    return added
 
 
 def _first_parent_emails(forge: LocalForge, repo: str, branch: str) -> list[str]:

@@ -135,6 +135,7 @@ class Proposal:
     rollback: list[str] = field(default_factory=list)
     details: str = ""  # kind-specific Markdown (e.g. the Profile diff with evidence)
     input_hash: str = ""
+    citations: list[str] = field(default_factory=list)  # rule IDs that motivated the proposal
     citations: list[str] = field(default_factory=list)  # IDs of the rules that motivated it (TS-CITE-001)
 
     @property

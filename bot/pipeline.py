@@ -30,6 +30,17 @@ from bot.profile import PROFILE_PATH, Profile, ProfileError
 
 log = logging.getLogger(__name__)
 
+#: the rules each proposal serves, cited in its PR body (TS-CITE-001)
+PROFILE_RULES = ("TS-PROF-001", "TS-PROF-002")
+ARTIFACT_RULES: dict[str, tuple[str, ...]] = {
+    "ci": ("TS-SUPPLY-001", "TS-SUPPLY-002", "TS-SUPPLY-003", "TS-SUPPLY-004", "TS-CRED-001", "TS-CRED-002"),
+    "docker": ("TS-CRED-001",),
+    "helm": ("TS-CRED-003",),
+    "kustomize": ("TS-CRED-003",),
+    "argocd": ("TS-PROC-001",),
+}
+GENERATION_RULES = ("TS-CITE-003",)
+
 EDITED_COMMENT = (
     "You edited this branch, so I stopped updating it. I will keep this description current, but I will not "
     "push to `{branch}` again. Comment `/trustacks recreate` to discard your edits and regenerate."
@@ -131,6 +142,7 @@ async def propose_profile(flow: Flow, results: Sequence[object]) -> Proposal | N
         rollback=["Revert this PR: the previous Profile is restored and the bot proposes nothing new from it.",
                   "Already-opened generation PRs stay open for review; close them to discard."],
         details=diff.to_markdown(),
+        citations=list(PROFILE_RULES),
     )
     proposal.tool_choices = [
         ToolChoice(category=e.category, tool=e.tool, profile_ref=e.ref, path=PROFILE_PATH)
@@ -164,7 +176,8 @@ async def propose_generation(
         for gen in result.files:
             if gen.target == "app":
                 repo = service.repo
-                path = gen.path if service.path in ("", ".") else f"{service.path.rstrip('/')}/{gen.path}"
+                in_root = gen.root_relative or service.path in ("", ".")
+                path = gen.path if in_root else f"{service.path.rstrip('/')}/{gen.path}"
             else:
                 repo = profile.platform_repo
                 path = gen.path
@@ -228,6 +241,8 @@ async def propose_generation(
                       "The lock file `.trustacks/generated.lock` is reverted with it, so the next run merges "
                       "against the previous base."],
         )
+        proposal.citations = list(dict.fromkeys(
+            [r for a in sorted(artifacts) for r in ARTIFACT_RULES.get(a, ())] + list(GENERATION_RULES)))
         proposal.input_hash = input_hash("generate", repo, [(f.path, f.new) for f in files])
         proposals.append(proposal)
     return proposals, gaps
