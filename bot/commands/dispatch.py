@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 from bot import pipeline
 from bot.commands import texts
 from bot.commands.parser import Command, CommandName, Ignore, Reply, is_constitution_rule, parse
-from bot.commands.waiver import WaiverRequest, waiver_path, waiver_proposal
+from bot.commands.waiver import WAIVERS_PATH, WaiverRequest, add_waiver, waiver_proposal
 from bot.forges.base import Forge, ForgeError, NotFoundError
 from bot.models import BRANCH_PREFIX, ChangeRequest, Decision, Proposal, ProposalKind
 from bot.pr_identity import Identity, parse_marker
@@ -623,26 +623,33 @@ def render_profile(profile: Profile, *, label: str) -> str:
 
 async def cmd_waive(run: Run, command: Command) -> str:
     assert command.rule is not None and command.until is not None and command.reason is not None
+    from bot.policy.waivers import is_constitution_rule as constitution_by_policy
+
     rule = command.rule
     meta = _rule_meta(run.flow.policy, rule)
     if meta is None:
         return texts.WAIVE_UNKNOWN_RULE.format(rule=rule)
     # The parser refuses `TS-` IDs; the loaded metadata is the authority on which layer a rule is in.
-    if is_constitution_rule(rule) or getattr(meta, "layer", "") == "constitution":
+    if is_constitution_rule(rule) or constitution_by_policy(rule) or getattr(meta, "layer", "") == "constitution":
         return texts.WAIVE_CONSTITUTION.format(rule=rule)
     forge, platform = run.forge, run.platform
     base = await forge.default_branch(platform)
-    path = waiver_path(rule, run.ctx.repo)
-    old = await forge.read_file(platform, path)
+    current = await forge.read_file(platform, WAIVERS_PATH)
+    old = current.decode("utf-8", "replace") if current is not None else None
     request = WaiverRequest(rule=rule, repo=run.ctx.repo, until=command.until, reason=command.reason,
                             requested_by=run.ctx.author, requested_in=f"{run.ctx.repo}#{run.ctx.number}")
-    proposal = waiver_proposal(request, platform_repo=platform, base_branch=base,
-                               old=old.decode("utf-8", "replace") if old is not None else None)
+    edit = add_waiver(old, request)
+    fields = dict(platform=platform, rule=rule, repo=run.ctx.repo, until=command.until.isoformat(),
+                  path=WAIVERS_PATH, entry=edit.entry, expires=edit.existing_expiry)
+    if edit.problem == "exists":
+        return texts.WAIVE_EXISTS.format(**fields)
+    if edit.content is None:
+        return texts.WAIVE_BY_HAND.format(problem=edit.problem, **fields)
+    proposal = waiver_proposal(request, platform_repo=platform, base_branch=base, old=old, content=edit.content)
     profile = await _current_profile_or_none(run)
     decision = await pipeline.evaluate(run.flow, proposal, profile)
     outcome = await pipeline.open_proposal(run.flow, proposal, decision, profile=profile)
-    fields = dict(link=_link(outcome), platform=platform, rule=rule, repo=run.ctx.repo,
-                  until=command.until.isoformat())
+    fields["link"] = _link(outcome)
     if outcome.action == "denied":
         return "\n".join([texts.WAIVE_DENIED.format(**fields),
                           *(f"- {_violation_line(v)}" for v in decision.deny)])

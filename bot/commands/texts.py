@@ -166,3 +166,11 @@ WAIVE_EDITED = (
     "Edit the waiver file there, or close it and comment again."
 )
 WAIVE_DENIED = "Policy denied the waiver request for `{rule}`:"
+WAIVE_EXISTS = (
+    "`{path}` in `{platform}` already has a waiver for `{rule}` on `{repo}` (expires {expires}). "
+    "To change or renew it, edit that entry in a PR (an approver must sign it again)."
+)
+WAIVE_BY_HAND = (
+    "TruStacks did not open a waiver PR: {problem}. Add this entry to `{path}` in `{platform}` in a PR "
+    "yourself (an approver fills in `approver` and signs it):\n\n```yaml\n{entry}```"
+)

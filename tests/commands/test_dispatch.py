@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from ruamel.yaml import YAML
 
 from bot import pipeline
 from bot.commands import CommandName, CommentContext, handle_comment, texts
 from bot.commands.dispatch import HANDLERS, MAX_REPLY_CHARS, READ_ONLY
+from bot.commands.waiver import WAIVERS_PATH
 from bot.forges.base import ForgeError
 from bot.forges.local import LocalForge
+from bot.policy.waivers import load_waivers, read_entries
 from bot.pr_identity import parse_marker
 from bot.profile import PROFILE_PATH
 
@@ -273,18 +274,53 @@ async def test_waive_opens_a_waiver_pr_for_a_human(world):
     assert pr.head == "trustacks/waiver/soc2-cc6.1-image-scan--acme-app" and pr.base == "main"
     assert parse_marker(pr.body).kind == "waiver"
     assert "@\u200bsecurity-team" in pr.body and "&lt;b&gt;" in pr.body and "<b>" not in pr.body
-    text = await world.forge.read_file(PLATFORM, ".trustacks/waivers/SOC2-CC6.1-IMAGE-SCAN--acme-app.yaml",
-                                       ref=pr.head)
-    doc = YAML(typ="safe").load(text)
-    assert doc["rule"] == "SOC2-CC6.1-IMAGE-SCAN" and doc["scope"] == {"repo": APP}
-    assert doc["expires"] == LATER and doc["reason"] == f"{REASON} @security-team <b>x</b>"
-    assert doc["requested_by"] == WRITER and doc["requested_in"] == f"{APP}#{gen}"
-    assert doc["approver"] is None and doc["signature"] is None  # no effect until a human signs
-    assert await world.forge.read_file(PLATFORM, ".trustacks/waivers/SOC2-CC6.1-IMAGE-SCAN--acme-app.yaml") is None
+    text = await world.forge.read_file(PLATFORM, WAIVERS_PATH, ref=pr.head)
+    [(_line, entry)] = read_entries(text)
+    assert entry["rule"] == "SOC2-CC6.1-IMAGE-SCAN" and entry["scope"]["repo"] == APP
+    assert entry["expires"] == LATER and entry["reason"] == f"{REASON} @security-team <b>x</b>"
+    assert f"requested by {WRITER} in {APP}#{gen}" in text.decode()
+    # no effect until a human signs: the policy's own loader ignores the entry and says why
+    loaded = load_waivers(text, trusted_keys={})
+    assert loaded.active == [] and len(loaded.rejected) == 1
+    assert await world.forge.read_file(PLATFORM, WAIVERS_PATH) is None  # nothing on main
     # the same request again changes nothing
     [again] = await world.github(body, number=gen)
     assert again.startswith(f"Waiver request {PLATFORM}#{pr.number}")
     assert len(await world.forge.find_change_requests(PLATFORM)) == 1
+
+
+async def test_waive_appends_to_an_existing_file_without_rewriting_it(world):
+    existing = ("# Org waivers, reviewed by security.\nwaivers:\n    - rule: PCI-6.4-A   # keep this comment\n"
+                "      scope: {repo: acme/legacy, path: 'svc/**'}\n      reason: legacy, see PAY-1\n"
+                "      approver: bob\n      expires: 2027-01-01\n      signature: eyJhbGciOiJFUzI1NiJ9..sig\n")
+    world.admin.push(PLATFORM, "main", {WAIVERS_PATH: existing}, user="demo-admin")
+    gen = await world.bot_generate_pr()
+    [reply] = await world.gitlab(f"/trustacks waive SOC2-CC8.1-CHANGE --until {LATER} --reason '{REASON}'",
+                                 number=gen)
+    assert reply.startswith("Opened waiver request")
+    [pr] = await world.forge.find_change_requests(PLATFORM)
+    text = (await world.forge.read_file(PLATFORM, WAIVERS_PATH, ref=pr.head)).decode()
+    assert text.startswith(existing)  # every byte a human wrote is kept
+    assert "\n    - rule: SOC2-CC8.1-CHANGE\n" in text  # indented like the existing entries
+    assert [e["rule"] for _, e in read_entries(text)] == ["PCI-6.4-A", "SOC2-CC8.1-CHANGE"]
+    [exists] = await world.github(f"/trustacks waive PCI-6.4-A --until {LATER} --reason '{REASON}'",
+                                  repo=PLATFORM, number=pr.number)
+    assert "No active rule" in exists  # unknown to the loaded policy: nothing to waive
+
+
+async def test_waive_when_an_entry_exists_or_the_file_cannot_be_appended(world):
+    gen = await world.bot_generate_pr()
+    world.admin.push(PLATFORM, "main", {WAIVERS_PATH: (
+        "waivers:\n- rule: SOC2-CC8.1-CHANGE\n  scope: {repo: acme/app}\n  reason: old one\n"
+        "  approver: bob\n  expires: 2027-01-01\n")}, user="demo-admin")
+    [exists] = await world.github(f"/trustacks waive SOC2-CC8.1-CHANGE --until {LATER} --reason '{REASON}'",
+                                  number=gen)
+    assert "already has a waiver" in exists and "expires 2027-01-01" in exists
+    world.admin.push(PLATFORM, "main", {WAIVERS_PATH: "waivers: []\nnotes: keep\n"}, user="demo-admin")
+    [by_hand] = await world.github(f"/trustacks waive SOC2-CC8.1-CHANGE --until {LATER} --reason '{REASON}'",
+                                   number=gen)
+    assert "did not open a waiver PR" in by_hand and "```yaml\n  # requested by alice" in by_hand
+    assert await world.forge.find_change_requests(PLATFORM, state="all") == []
 
 
 async def test_waive_is_allowed_on_a_human_pr_only_as_refused(world):
