@@ -95,6 +95,18 @@ _NAME_SUFFIXES = (".dockerfile", ".jenkinsfile")
 _NOTHING: frozenset[str] = frozenset()
 
 
+def maybe_candidate(path: str) -> bool:
+    """The cheap first cut of `classify`: False for the bulk of a tree (source files, assets)."""
+    name = path[path.rfind("/") + 1 :].lower()
+    dot = name.rfind(".")
+    return (
+        (dot > 0 and name[dot:] in _EXTS)
+        or name in _NAMES
+        or name.startswith(_NAME_PREFIXES)
+        or name.endswith(_NAME_SUFFIXES)
+    )
+
+
 def classify(path: str) -> frozenset[str]:
     """The kinds of file a path is, judged from the path alone (cheap: called once per file in the tree)."""
     slash = path.rfind("/")
@@ -525,6 +537,11 @@ class Collector:
     def has(self, category: str, tool: str) -> bool:
         return (category, tool) in self._hits
 
+    def saturated(self, category: str, tool: str, confidence: float) -> bool:
+        """True when another hit could change nothing: evidence is full and confidence no higher."""
+        hit = self._hits.get((category, tool))
+        return hit is not None and len(hit.evidence) >= MAX_EVIDENCE and hit.confidence >= confidence
+
     def findings(self) -> list[Finding]:
         out = []
         for (category, tool), hit in self._hits.items():
@@ -593,6 +610,8 @@ def scan(ctx: Context, rules: Iterable[Rule], collector: Collector) -> None:
         for r in rules:
             if r.kinds.isdisjoint(src.kinds) or (r.keywords and not any(k in lower for k in r.keywords)):
                 continue
+            if collector.saturated(r.category, r.tool, r.confidence):
+                continue  # files come in path order: later hits would be cut anyway
             m = src.first(r.pattern)
             if m is None:
                 continue

@@ -1,8 +1,8 @@
 """CI platform detector: GitHub Actions, GitLab CI, Azure Pipelines, Tekton, Jenkins.
 
 A CI platform is known from where its pipeline files live (`.github/workflows/`, `.gitlab-ci.yml`,
-`azure-pipelines.yml`, `Jenkinsfile`) or, for Tekton, from `tekton.dev` objects. Pipeline YAML is parsed
-so a broken pipeline is reported as `unparseable`.
+`azure-pipelines.yml`, `Jenkinsfile`) or, for Tekton, from `tekton.dev` objects. Pipeline files cited as
+evidence are parsed by the engine, so a broken pipeline is reported as `unparseable`.
 """
 
 from __future__ import annotations
@@ -25,16 +25,13 @@ def detect(ctx: Context) -> Iterator[Finding]:
     """Pipeline files by location; Tekton by object kind."""
     c = Collector("ci")
     for src in ctx.sources("workflow"):
-        ctx.yaml(src.path)
         c.add("ci", "github-actions", src.find_evidence(_GHA_ANCHOR), 0.95)
     for src in ctx.sources("gitlab-ci"):
-        ctx.yaml(src.path)
         c.add("ci", "gitlab-ci", src.find_evidence(_GITLAB_ANCHOR), 0.95)
     for src in ctx.sources("azure-pipelines"):
         by_name = src.path.rsplit("/", 1)[-1].lower().startswith(("azure-pipelines", ".azure-pipelines"))
         if not by_name and not (_AZURE_TASK.search(src.text) or _AZURE_ANCHOR.search(src.text)):
             continue
-        ctx.yaml(src.path)
         c.add("ci", "azure-pipelines", src.find_evidence(_AZURE_ANCHOR), 0.95 if by_name else 0.8)
     for src in ctx.sources("jenkinsfile"):
         c.add("ci", "jenkins", src.find_evidence(_JENKINS_ANCHOR), 0.95)

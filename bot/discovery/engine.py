@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from bot.discovery import ci, compliance, frameworks, gitops, mesh, observability, registry, sbom, scanners, secrets, ticketing
-from bot.discovery.base import UNPARSEABLE, Context, Detector, TimeUp, classify, sort_findings
+from bot.discovery.base import UNPARSEABLE, Context, Detector, TimeUp, classify, maybe_candidate, sort_findings
 from bot.models import Evidence, Finding, Service
 from bot.tree import FileTree
 
@@ -52,6 +52,8 @@ def candidate_paths(paths: Sequence[str], detectors: Sequence[Detector] = DETECT
     wanted = frozenset().union(*(d.kinds for d in detectors))
     out: dict[str, frozenset[str]] = {}
     for p in paths:
+        if not maybe_candidate(p):
+            continue
         kinds = classify(p)
         if kinds and not kinds.isdisjoint(wanted):
             out[p] = kinds

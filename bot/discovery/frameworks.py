@@ -201,20 +201,20 @@ def _go(ctx: Context, d: str, paths: list[str]) -> _App | None:
     if m:
         app.runtime = m.group(1)
         app.runtime_evidence = src.evidence_at(m.start())
-    has_main = any(
-        p.endswith("/main.go") or p == "main.go"
+    modules = {dirname(p) for p in ctx.files("go-manifest")}
+    app.runnable = any(
+        _nearest(dirname(p), modules) == d
         for p in ctx.files("entrypoint")
-        if is_under(p, d) and _nearest_manifest_dir(ctx, p, "go-manifest") == d
+        if (p.endswith("/main.go") or p == "main.go") and is_under(p, d)
     )
-    app.runnable = has_main
     return app
 
 
-def _nearest_manifest_dir(ctx: Context, path: str, kind: str) -> str | None:
-    manifests = {dirname(p) for p in ctx.files(kind)}
-    cur = dirname(path)
+def _nearest(directory: str, candidates: set[str]) -> str | None:
+    """The closest of `candidates` that is `directory` or one of its parents."""
+    cur = directory
     while True:
-        if cur in manifests:
+        if cur in candidates:
             return cur
         if cur == ".":
             return None
@@ -446,13 +446,12 @@ def _DOCKERFILE_PREFERENCE(path: str) -> int:
     return {"Dockerfile": 0, "Dockerfile.jvm": 1}.get(name, 2)
 
 
-def _pick_dockerfile(ctx: Context, d: str, service_dirs: list[str]) -> str | None:
+def _pick_dockerfile(by_dir: dict[str, list[str]], d: str, service_dirs: list[str]) -> str | None:
     """The app's own Dockerfile, or the nearest parent's if no other app shares that parent."""
-    dockerfiles = ctx.files("dockerfile")
     cur = d
     while True:
-        subdirs = {cur} | {f"{cur}/{sub}" if cur != "." else sub for sub in _DOCKER_SUBDIRS}
-        here = [p for p in dockerfiles if dirname(p) in subdirs]
+        subdirs = [cur, *(f"{cur}/{sub}" if cur != "." else sub for sub in _DOCKER_SUBDIRS)]
+        here = [p for sub in subdirs for p in by_dir.get(sub, ())]
         if here:
             if cur == d or sum(1 for s in service_dirs if is_under(s, cur)) == 1:
                 return sorted(here, key=lambda p: (dirname(p) != cur, _DOCKERFILE_PREFERENCE(p), p))[0]
@@ -501,7 +500,10 @@ def detect(ctx: Context) -> Iterator[Service]:
                 d = dirname(d)
             by_dir.setdefault(d, {}).setdefault(language, []).append(path)
 
-    dockerfile_dirs = {dirname(p) for p in ctx.files("dockerfile")}
+    dockerfiles_by_dir: dict[str, list[str]] = {}
+    for p in ctx.files("dockerfile"):
+        dockerfiles_by_dir.setdefault(dirname(p), []).append(p)
+    dockerfile_dirs = set(dockerfiles_by_dir)
     apps: dict[str, _App] = {}
     for d in sorted(by_dir):
         found = []
@@ -534,7 +536,7 @@ def detect(ctx: Context) -> Iterator[Service]:
             name, i = f"{base[:50]}-{i}", i + 1
         names.add(name)
         evidence = list(app.evidence)
-        dockerfile = _pick_dockerfile(ctx, d, service_dirs)
+        dockerfile = _pick_dockerfile(dockerfiles_by_dir, d, service_dirs)
         docker_src = ctx.source(dockerfile) if dockerfile else None
         pinned = _pin(ctx, d, app.language)
         from_docker = _dockerfile_runtime(docker_src, app.language) if docker_src else None

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterator
 
-from bot.discovery.base import Collector, Context, Detector, Evidence, Rule, Source, rule, scan
+from bot.discovery.base import MAX_EVIDENCE, Collector, Context, Detector, Evidence, Rule, Source, rule, scan
 from bot.models import Finding
 
 _ECR_HOST = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
@@ -88,7 +88,7 @@ class _Ref:
     tool: str
     host: str
     path: str | None
-    evidence: Evidence
+    evidence: Evidence | None  # None once a tool has enough citations (the host still counts)
     confidence: float
     base_image: bool = False  # a FROM line: its namespace is the base image's, not the team's
 
@@ -110,7 +110,7 @@ def _details(tool: str, host: str, path: str | None) -> dict[str, str]:
     return d
 
 
-def _refs_in(src: Source, owner: str) -> Iterator[_Ref]:
+def _refs_in(src: Source, owner: str, cited: dict[str, int]) -> Iterator[_Ref]:
     lower = src.lower
     if not any(k in lower for k in _KEYWORDS):
         return
@@ -149,7 +149,9 @@ def _refs_in(src: Source, owner: str) -> Iterator[_Ref]:
         if own:
             confidence = max(confidence, 0.9)
         seen.add((tool, line))
-        yield _Ref(tool, host, path, src.evidence(line), confidence, bool(_FROM.match(line_text)))
+        enough = cited.get(tool, 0) >= MAX_EVIDENCE
+        cited[tool] = cited.get(tool, 0) + 1
+        yield _Ref(tool, host, path, None if enough else src.evidence(line), confidence, bool(_FROM.match(line_text)))
 
 
 def detect(ctx: Context) -> Iterator[Finding]:
@@ -158,8 +160,9 @@ def detect(ctx: Context) -> Iterator[Finding]:
     c = Collector("registry")
     scan(ctx, RULES, c)
     per_tool: dict[str, list[_Ref]] = defaultdict(list)
+    cited: dict[str, int] = {}
     for src in ctx.sources(*_ALL):
-        for ref in _refs_in(src, owner):
+        for ref in _refs_in(src, owner, cited):
             per_tool[ref.tool].append(ref)
     for tool, refs in per_tool.items():
         weight: dict[str, float] = defaultdict(float)
