@@ -4,7 +4,8 @@ Owns the bundle file format (DESIGN.md §3 "Bundles"), following OPA's specifica
 https://www.openpolicyagent.org/docs/management-bundles#bundle-file-format and
 https://www.openpolicyagent.org/docs/management-bundles#signing
 
-- A bundle is a gzipped tar of `.manifest` (`revision`, `roots`), `.rego` files and `data.json` files.
+- A bundle is a gzipped tar of `.manifest` (`revision`, `roots`), `.rego` files and `data.json` files,
+  plus each layer's `params.json` (the engine's parameters; OPA itself ignores the file).
   A `data.json` at directory `a/b/` holds `data.a.b` (OPA's rule). `build_bundle` mounts a layer
   directory (whose `data.json` is layer-relative, as in `rules/constitution/`) under its root.
 - `.signatures.json` is `{"signatures": ["<JWT>"]}`; the JWT header carries `alg` and `kid`, the payload
@@ -46,6 +47,8 @@ from bot.policy import keys
 MANIFEST = ".manifest"
 SIGNATURES = ".signatures.json"
 DATA_FILE = "data.json"
+#: a layer's parameters (bot/policy/params.py); carried and signed, hashed byte for byte
+PARAMS_FILE = "params.json"
 HASH_ALGORITHM = "SHA-256"
 CONSTITUTION_ROOT = "trustacks/constitution"
 
@@ -411,7 +414,7 @@ def _allowed_file(name: str) -> bool:
     if name in (MANIFEST, SIGNATURES):
         return True
     base = posixpath.basename(name)
-    return base == DATA_FILE or (base.endswith(".rego") and not base.startswith("."))
+    return base in (DATA_FILE, PARAMS_FILE) or (base.endswith(".rego") and not base.startswith("."))
 
 
 def _read_tarball(
@@ -462,7 +465,7 @@ def _take_member(tar: tarfile.TarFile, member: tarfile.TarInfo, reading: _Readin
     if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
         raise BundleError(f"tar entry {member.name!r} has unsupported type {member.type!r}")
     if not _allowed_file(name):
-        raise BundleError(f"tar entry {name!r} is not a .manifest, .rego, data.json or .signatures.json file")
+        raise BundleError(f"tar entry {name!r} is not a .manifest, .rego, data.json, params.json or .signatures.json file")
     if member.size > max_member_bytes:
         raise BundleError(f"tar entry {name!r} is {member.size} bytes, over the {max_member_bytes}-byte limit")
     if name in reading.files or (name == SIGNATURES and reading.signatures is not None):
@@ -531,7 +534,7 @@ def _collect_layer(src_dir: Path, *, max_member_bytes: int) -> dict[str, bytes]:
             rel = (rel_dir / f).as_posix()
             if full.is_symlink():
                 raise BundleError(f"{rel} is a symlink; bundle sources must be plain files")
-            if not (f == DATA_FILE or (f.endswith(".rego") and not f.startswith("."))):
+            if not (f in (DATA_FILE, PARAMS_FILE) or (f.endswith(".rego") and not f.startswith("."))):
                 continue
             if full.stat().st_size > max_member_bytes:
                 raise BundleError(f"{rel} is over the {max_member_bytes}-byte member limit")
