@@ -51,6 +51,7 @@ DATA_FILE = "data.json"
 PARAMS_FILE = "params.json"
 HASH_ALGORITHM = "SHA-256"
 CONSTITUTION_ROOT = "trustacks/constitution"
+LIB_ROOT = "trustacks/lib"
 
 #: the whole bundle, compressed and unpacked, may not exceed this (a gzip bomb stops here)
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -92,20 +93,9 @@ class VerifiedBundle:
         return _merge_data(self.files)
 
     def layer_files(self, root: str | None = None) -> dict[str, bytes]:
-        """Files relative to `root` (default: the only root), the layout of a `rules/<layer>/` directory.
-
-        `data.json` files above the root are not layer files and are left out.
-        """
+        """Files under `root` (default: the only root), relative to it: a `rules/<layer>/` directory."""
         prefix = "/".join(root_segments(root if root is not None else _single_root(self.roots)))
-        out: dict[str, bytes] = {}
-        for name, data in self.files.items():
-            if name == MANIFEST:
-                continue
-            if name.startswith(prefix + "/"):
-                out[name[len(prefix) + 1 :]] = data
-            elif name.endswith(".rego"):
-                out[name] = data
-        return out
+        return {name[len(prefix) + 1 :]: data for name, data in self.files.items() if name.startswith(prefix + "/")}
 
 
 @dataclass(frozen=True)
@@ -577,6 +567,54 @@ def build_bundle(
     return Path(out)
 
 
+def build_layer_bundle(
+    layers: Mapping[str, Path],
+    *,
+    revision: str,
+    out: Path,
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+) -> Path:
+    """Pack several layer directories, each mounted under its own root, as one unsigned bundle.
+
+    The constitution ships this way with the helpers it calls:
+    `{"trustacks/constitution": rules/constitution, "trustacks/lib": rules/lib}`.
+    """
+    revision = _check_revision(revision)
+    norm_roots = _check_roots(list(layers))
+    files: dict[str, bytes] = {}
+    for root, directory in zip(norm_roots, layers.values()):
+        for name, data in _collect_layer(Path(directory), max_member_bytes=max_member_bytes).items():
+            files[f"{root}/{name}"] = data
+    files[MANIFEST] = (json.dumps({"revision": revision, "roots": norm_roots}, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    _check_contents(files, norm_roots)
+    _write_tarball(Path(out), files)
+    return Path(out)
+
+
+def layer_dir_name(root: str) -> str:
+    """Where a root's files live in a rules directory: trustacks/packs/soc2 -> packs/soc2."""
+    segs = root_segments(root)
+    if segs[0] != "trustacks" or len(segs) < 2:
+        raise BundleError(f"root {root!r} is not a trustacks layer")
+    return "/".join(segs[1:])
+
+
+def extract_layers(bundle: VerifiedBundle, dest: Path) -> Path:
+    """Write a verified bundle's layers as a rules directory (`dest/constitution/...`) for the engine.
+
+    Only call this on a `VerifiedBundle`: the files were checked against the signature, and every
+    name was validated (no absolute paths, no `..`) when the tarball was read.
+    """
+    dest = Path(dest)
+    for root in bundle.roots:
+        target = dest / layer_dir_name(root)
+        for name, data in bundle.layer_files(root).items():
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    return dest
+
+
 def _check_contents(files: Mapping[str, bytes], roots: list[str]) -> None:
     root_segs = [root_segments(r) for r in roots]
     for name, data in files.items():
@@ -751,6 +789,8 @@ def verify_pinned_constitution(
     if pin.bundle_sha256 and not hmac.compare_digest(sha256_file(Path(path)), pin.bundle_sha256):
         raise BundleError(f"constitution bundle is not the pinned file (sha256 differs from {pin.bundle_sha256[:12]}…)")
     bundle = verify_bundle(path, public_key_pem=public_key_pem, expected_revision=pin.revision, max_bytes=max_bytes)
-    if bundle.roots != [CONSTITUTION_ROOT]:
-        raise BundleError(f"constitution bundle must have exactly the root {CONSTITUTION_ROOT!r}, not {bundle.roots}")
+    if CONSTITUTION_ROOT not in bundle.roots or not set(bundle.roots) <= {CONSTITUTION_ROOT, LIB_ROOT}:
+        raise BundleError(
+            f"constitution bundle must have the root {CONSTITUTION_ROOT!r} (and optionally {LIB_ROOT!r}), not {bundle.roots}"
+        )
     return bundle

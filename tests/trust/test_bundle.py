@@ -382,7 +382,7 @@ def test_pinned_constitution_checks_revision_key_and_digest(layer_dir, tmp_path,
 def test_pinned_constitution_must_own_exactly_its_root(layer_dir, tmp_path, keypair):
     out = build_bundle(layer_dir, revision="1.0.0", roots=["trustacks/packs/x"], out=tmp_path / "p.tar.gz")
     sign_bundle(out, private_key_pem=keypair[0])
-    with pytest.raises(BundleError, match="exactly the root"):
+    with pytest.raises(BundleError, match="must have the root"):
         bundle.verify_pinned_constitution(out, public_key_pem=keypair[1], pin=bundle.ConstitutionPin("1.0.0"))
 
 
@@ -400,3 +400,38 @@ def test_upgrade_kind(current, target, kind):
 def test_constitution_revisions_are_semver(bad):
     with pytest.raises(BundleError, match="semantic versioning"):
         bundle.parse_semver(bad)
+
+
+# --------------------------------------------------------------------------- layers for the engine
+
+UPPER = Path(__file__).resolve().parents[2] / "fixtures" / "overlays" / "upper"
+
+
+def test_constitution_with_lib_round_trips_into_the_engine(tmp_path, keypair):
+    """Build, sign, verify, extract, then the engine loads exactly what was signed and its tests pass."""
+    from bot.policy.engine import PolicyEngine
+
+    out = bundle.build_layer_bundle(
+        {"trustacks/constitution": UPPER / "constitution", "trustacks/lib": UPPER / "lib"}, revision="2.0.0", out=tmp_path / "c.tar.gz"
+    )
+    sign_bundle(out, private_key_pem=keypair[0])
+    pin = bundle.ConstitutionPin("2.0.0", bundle_sha256=bundle.sha256_file(out), key_fingerprint=keys.fingerprint(keypair[1]))
+    vb = bundle.verify_pinned_constitution(out, public_key_pem=keypair[1], pin=pin)
+    assert vb.roots == ["trustacks/constitution", "trustacks/lib"]
+    assert "params.json" in vb.layer_files("trustacks/constitution") and "util.rego" in vb.layer_files("trustacks/lib")
+    rules = bundle.extract_layers(vb, tmp_path / "rules")
+    assert (rules / "constitution" / "pr_required.rego").read_bytes() == (UPPER / "constitution" / "pr_required.rego").read_bytes()
+    engine = PolicyEngine.load(rules_dir=rules, isolate=False)
+    report = engine.run_tests()
+    assert report.ok and report.passed == 7
+    assert engine.effective.values["min_approvals"] == 1
+
+
+def test_params_file_is_signed_like_any_other(tmp_path, keypair):
+    out = bundle.build_layer_bundle({"trustacks/constitution": UPPER / "constitution"}, revision="1.0.0", out=tmp_path / "c.tar.gz")
+    sign_bundle(out, private_key_pem=keypair[0])
+    files = _read_all(out)
+    name = "trustacks/constitution/params.json"
+    files[name] = files[name].replace(b'"min_approvals": 1', b'"min_approvals": 0')
+    with pytest.raises(BundleError, match="params.json: content changed"):
+        verify_bundle(_rewrite(out, files), public_key_pem=keypair[1])
