@@ -11,7 +11,7 @@ metadata := {
 	"description": "Cloud access keys (AWS, GCP, Azure), private keys, API tokens and `password:` literals never appear in code or CI configuration. Facts come from a secret-pattern scan in Python; messages carry path:line and the kind of secret, never the value.",
 	"remediation": "Remove the value, rotate the credential (treat it as leaked), and read it at run time from the secrets manager named in the Profile or use short-lived OIDC tokens.",
 	"controls": ["constitution: credential rules"],
-	"requires": [{"category": "secret_scanning", "tools": [], "purpose": "catch credentials before they are committed"}],
+	"requires": [{"category": "secret_scanning", "tools": [], "purpose": "secret scanning"}],
 }
 
 deny contains util.violation(metadata, msg, because) if {

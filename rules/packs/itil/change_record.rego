@@ -11,7 +11,6 @@ metadata := {
 	"description": "ITIL change enablement: every pull request (the bot's and humans') names its change record, e.g. a ServiceNow `CHG0012345` or a Jira key, in its title or body. Accepted formats come from `change_ref_patterns`.",
 	"remediation": "Open or find the change record and put its ID in the PR title or body (for the bot: `/trustacks generate` from an issue or comment that names it).",
 	"controls": ["ITIL 4 change enablement"],
-	"requires": [{"category": "ticketing", "tools": [], "purpose": "change records"}],
 }
 
 deny contains util.violation(metadata, msg, because) if {

@@ -1,0 +1,516 @@
+"""The policy input document: a proposal, its compact facts, the Profile and the PR (DESIGN.md §3, §7).
+
+Rego decides on facts extracted here, never on raw file text: parsed CI steps and what they do
+(`bot/policy/ci/`), secret-pattern hits by path:line (`secret_scan.py`), image references, the
+Kubernetes objects that matter to the packs (Secrets, Ingresses, workloads, role bindings), plaintext
+endpoints, credential files, auto-merge settings, change-record references and the sections of an
+agent's PR body. File contents never enter the document.
+
+Shape (every key always present; `pr` and `profile` may be null):
+
+    {"proposal": {kind, repo, base_branch, head_branch, default_branch, protected_branches,
+                  files: [{path, action}], cites_rules, blast_radius, rollback, profile_refs,
+                  author, author_is_agent, title, has_details},
+     "facts": {ci: [...], secrets, credential_files, images, k8s: {secrets, ingresses, workloads,
+               bindings}, insecure_urls, auto_merge, profile_changed, profile_files,
+               profile_refs_unresolved, change_refs, pr_body},
+     "profile": {platform, tooling: {category: [{tool, source, settings, ref}]}, named, services},
+     "pr": {number, author, author_is_agent, base, head, title, approvals: [{user, is_agent}], labels}}
+
+For a human's PR in a watched repo the caller passes `pr` (its diff as the proposal's files); the
+proposal kind is then `pull_request` and the author is the PR's author. The `pr` dict accepts
+`author`, `author_is_agent` (else derived: `[bot]` suffix, `type: Bot`, or a known agent login),
+`base`, `head`, `title`, `body`, `number`, `labels`, `default_branch`, `protected_branches`, and
+`approvals` as logins or `{user, is_agent}` / `{login, type}` objects.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+from bot.catalog import CATEGORY_NAMES
+from bot.models import FileChange, Proposal, ProposalKind
+from bot.policy.ci import parse_ci
+from bot.policy.ci.classify import file_facts, merge_calls
+from bot.policy.rules_meta import RULE_ID_RE
+from bot.policy.secret_scan import scan as scan_secrets
+from bot.profile import PROFILE_PATH, Profile, ProfileError
+
+AGENT_LOGIN = "trustacks[bot]"
+MAX_FILES = 2000
+MAX_FACT_BYTES = 1_000_000  # files larger than this are not read for facts
+
+_RULE_IN_TEXT = re.compile(r"(?<![\w-])(?:TS|SOC2|HIPAA|PCI|FEDRAMP|ITIL)-[A-Za-z0-9.\-]*[A-Za-z0-9](?![\w-])")
+_CHANGE_REF = re.compile(r"(?<![\w.-])(CHG\d{7}|[A-Z][A-Z0-9]{1,9}-\d{1,7})(?![\w.-])")
+_PROFILE_REF = re.compile(r"^\.trustacks/profile\.yaml#tooling\.([a-z_]+)\[(\d+)\]$")
+
+
+# ====================================================================== entry point
+
+
+def build_input(
+    proposal: Proposal,
+    profile: Profile | None,
+    *,
+    pr: Mapping[str, Any] | None = None,
+    default_branch: str | None = None,
+    protected_branches: Sequence[str] = (),
+    agent_logins: Sequence[str] = (AGENT_LOGIN,),
+) -> dict[str, Any]:
+    """The policy input for one proposal (or one human PR, when `pr` says a human wrote it)."""
+    pr_doc = _pr(pr, agent_logins) if pr is not None else None
+    human = pr_doc is not None and not pr_doc["author_is_agent"]
+    default = str((pr or {}).get("default_branch") or default_branch or proposal.base_branch)
+    protected = sorted({default, *protected_branches, *((pr or {}).get("protected_branches") or [])})
+    files = [f for f in proposal.files][:MAX_FILES]
+    refs = [tc.profile_ref for tc in proposal.tool_choices]
+    cites = list(dict.fromkeys([*getattr(proposal, "citations", []), *_rule_ids(proposal.title, proposal.summary, proposal.details)]))
+    doc_proposal = {
+        "kind": "pull_request" if human else proposal.kind.value,
+        "repo": proposal.repo,
+        "base_branch": pr_doc["base"] if pr_doc and pr_doc["base"] else proposal.base_branch,
+        "head_branch": pr_doc["head"] if pr_doc and pr_doc["head"] else proposal.head_branch,
+        "default_branch": default,
+        "protected_branches": protected,
+        "files": [{"path": f.path, "action": f.action} for f in files],
+        "cites_rules": cites,
+        "blast_radius": list(proposal.blast_radius),
+        "rollback": list(proposal.rollback),
+        "profile_refs": refs,
+        "author": pr_doc["author"] if pr_doc else AGENT_LOGIN,
+        "author_is_agent": pr_doc["author_is_agent"] if pr_doc else True,
+        "title": proposal.title,
+        "has_details": bool(proposal.details.strip()),
+    }
+    facts = file_facts_for(files)
+    facts["profile_changed"] = any(f.path == PROFILE_PATH for f in files)
+    facts["profile_files"] = [f.path for f in files if f.path == PROFILE_PATH]
+    facts["profile_refs_unresolved"] = _unresolved(proposal, profile)
+    texts = [proposal.title, proposal.summary, proposal.details]
+    if pr is not None:
+        texts += [str(pr.get("title") or ""), str(pr.get("body") or "")]
+    facts["change_refs"] = sorted({m for t in texts for m in _CHANGE_REF.findall(t or "")})
+    facts["pr_body"] = _pr_body(pr) if pr_doc is not None and pr_doc["author_is_agent"] else None
+    return {
+        "proposal": doc_proposal,
+        "facts": facts,
+        "profile": profile_doc(profile) if profile is not None else None,
+        "pr": pr_doc,
+    }
+
+
+def file_facts_for(files: Iterable[FileChange]) -> dict[str, Any]:
+    """Facts about the files of a change (new contents; deletions contribute nothing)."""
+    ci: dict[str, dict[str, Any]] = {}
+    secrets: list[dict[str, Any]] = []
+    creds: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    k8s: dict[str, list[dict[str, Any]]] = {"secrets": [], "ingresses": [], "workloads": [], "bindings": []}
+    urls: list[dict[str, Any]] = []
+    auto_merge: list[dict[str, Any]] = []
+    for f in files:
+        if f.new is None or len(f.new) > MAX_FACT_BYTES or "\x00" in f.new[:8192]:
+            continue
+        path, text = f.path, f.new
+        secrets += [h.to_fact() for h in scan_secrets(path, text, old=f.old)]
+        cred = credential_kind(path, text)
+        if cred:
+            creds.append({"path": path, "kind": cred})
+        doc = parse_ci(path, text)
+        if doc is not None:
+            ci[path] = file_facts(doc)
+            for ref, line in doc.images:
+                images.append(image_fact(ref, path=path, line=line, source="ci"))
+            auto_merge += ci[path]["auto_merge"]
+        elif is_dockerfile(path):
+            images += dockerfile_images(path, text)
+        elif path.endswith((".yml", ".yaml")):
+            kind = "manifest" if _looks_k8s(text) else ("compose" if _is_compose(path) else "config")
+            images += yaml_images(path, text, source=kind)
+            if kind == "manifest":
+                objs = k8s_objects(path, text)
+                for key in k8s:
+                    k8s[key] += objs[key]
+                kc = objs.get("kubeconfig")
+                if kc:
+                    creds.append({"path": path, "kind": "kubeconfig with user credentials"})
+        if _is_config(path):
+            urls += insecure_urls(path, text, old=f.old)
+        how = auto_merge_config(path, text)
+        if how:
+            auto_merge.append({"at": f"{path}:{how[1]}", "how": how[0]})
+    merge_calls(ci)
+    ci_list = []
+    for f in ci.values():
+        f.pop("calls", None)
+        ci_list.append(f)
+    return {
+        "ci": ci_list,
+        "secrets": secrets,
+        "credential_files": creds,
+        "images": images,
+        "k8s": k8s,
+        "insecure_urls": urls,
+        "auto_merge": auto_merge,
+    }
+
+
+# ====================================================================== profile and PR
+
+
+def profile_doc(profile: Profile) -> dict[str, Any]:
+    """The Profile as the rules see it: every category present, entries with their refs, no evidence."""
+    tooling = {}
+    for cat in CATEGORY_NAMES:
+        tooling[cat] = [
+            {"tool": e.tool, "source": e.source, "settings": dict(e.settings), "ref": e.ref} for e in profile.tools(cat)
+        ]
+    services = [
+        {"name": s.name, "repo": s.repo, "path": s.path, "language": s.language, "framework": s.framework,
+         "dockerfile": s.dockerfile, "chart": s.chart}
+        for s in profile.services()
+    ]
+    return {
+        "platform": profile.platform,
+        "tooling": tooling,
+        "named": [c for c in CATEGORY_NAMES if tooling[c]],
+        "services": services,
+    }
+
+
+def _is_agent(login: str, kind: str | None, agents: Sequence[str]) -> bool:
+    return login.endswith("[bot]") or (kind or "").lower() == "bot" or login in agents
+
+
+def _pr(pr: Mapping[str, Any], agents: Sequence[str]) -> dict[str, Any]:
+    author = str(pr.get("author") or pr.get("user") or "")
+    is_agent = pr.get("author_is_agent")
+    if is_agent is None:
+        is_agent = _is_agent(author, pr.get("author_type"), agents)
+    approvals = []
+    for a in pr.get("approvals") or []:
+        if isinstance(a, str):
+            approvals.append({"user": a, "is_agent": _is_agent(a, None, agents)})
+        elif isinstance(a, Mapping):
+            if str(a.get("state", "APPROVED")).upper() not in ("APPROVED", "APPROVE"):
+                continue
+            user = str(a.get("user") or a.get("login") or "")
+            flag = a.get("is_agent")
+            approvals.append({"user": user, "is_agent": bool(flag) if flag is not None else _is_agent(user, a.get("type"), agents)})
+    return {
+        "number": pr.get("number"),
+        "author": author,
+        "author_is_agent": bool(is_agent),
+        "base": str(pr.get("base") or ""),
+        "head": str(pr.get("head") or ""),
+        "title": str(pr.get("title") or ""),
+        "approvals": approvals,
+        "labels": [str(x) for x in pr.get("labels") or []],
+    }
+
+
+def _pr_body(pr: Mapping[str, Any]) -> dict[str, Any]:
+    """Which required sections an agent's PR body still carries (a human may have edited it)."""
+    from bot.citations import HEADINGS
+    from bot.pr_identity import parse_marker
+
+    body = str(pr.get("body") or "")
+    ident = parse_marker(body)
+    ids = sorted({m for m in re.findall(r"`([^`\s]+)`", body) if RULE_ID_RE.match(m)})
+    return {
+        "kind": ident.kind if ident else None,
+        "rule_ids": ids,
+        "blast_radius": _has_section(body, HEADINGS["blast_radius"]),
+        "rollback": _has_section(body, HEADINGS["rollback"]),
+        "profile_refs": _has_section(body, HEADINGS["why_tools"]) and "#tooling." in body,
+    }
+
+
+def _has_section(body: str, heading: str) -> bool:
+    i = body.find(heading)
+    if i < 0:
+        return False
+    rest = body[i + len(heading):]
+    nxt = rest.find("\n## ")
+    return bool((rest if nxt < 0 else rest[:nxt]).strip())
+
+
+def _rule_ids(*texts: str) -> list[str]:
+    return [m for t in texts for m in _RULE_IN_TEXT.findall(t or "")]
+
+
+def _unresolved(proposal: Proposal, profile: Profile | None) -> list[str]:
+    """Profile refs of the tool choices that name no entry (for a Profile proposal: in the new Profile)."""
+    target = profile
+    if proposal.kind is ProposalKind.PROFILE:
+        new = next((f.new for f in proposal.files if f.path == PROFILE_PATH and f.new is not None), None)
+        if new is not None:
+            try:
+                target = Profile.loads(new)
+            except ProfileError:
+                return []
+    out = []
+    for tc in proposal.tool_choices:
+        m = _PROFILE_REF.match(tc.profile_ref)
+        if not m or target is None:
+            out.append(tc.profile_ref)
+            continue
+        cat, index = m.group(1), int(m.group(2))
+        try:
+            entries = target.tools(cat)
+        except KeyError:
+            out.append(tc.profile_ref)
+            continue
+        if index >= len(entries) or entries[index].tool != tc.tool:
+            out.append(tc.profile_ref)
+    return sorted(set(out))
+
+
+# ====================================================================== images
+
+
+def is_dockerfile(path: str) -> bool:
+    name = posixpath.basename(path)
+    low = name.lower()
+    return low in ("dockerfile", "containerfile") or low.startswith(("dockerfile.", "containerfile.")) or low.endswith(".dockerfile")
+
+
+def parse_image(ref: str) -> dict[str, Any]:
+    """registry, name (registry/repository), tag and digest of an image reference."""
+    rest, _, digest = ref.partition("@")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, repo = first, remainder
+    else:
+        registry, repo = "docker.io", rest if "/" in rest else f"library/{rest}"
+    tag = ""
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo, _, tag = repo.rpartition(":")
+    return {"registry": registry, "name": f"{registry}/{repo}", "tag": tag, "digest": digest}
+
+
+def image_fact(ref: str, *, path: str, line: int, source: str) -> dict[str, Any]:
+    ref = ref.strip().strip("\"'")
+    templated = any(t in ref for t in ("{{", "${", "$(", "$"))
+    parsed = parse_image(ref) if not templated else {"registry": "", "name": ref, "tag": "", "digest": ""}
+    return {
+        "ref": ref,
+        "at": f"{path}:{line}",
+        "path": path,
+        "line": line,
+        "source": source,
+        "registry": parsed["registry"],
+        "name": parsed["name"],
+        "tag": parsed["tag"],
+        "pinned": "@sha256:" in ref,
+        "templated": templated,
+    }
+
+
+_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<ref>\S+)(?:\s+AS\s+(?P<alias>\S+))?", re.I | re.M)
+
+
+def dockerfile_images(path: str, text: str) -> list[dict[str, Any]]:
+    out, stages = [], set()
+    for m in _FROM.finditer(text):
+        ref, alias = m.group("ref"), m.group("alias")
+        if ref.lower() != "scratch" and ref not in stages:
+            out.append(image_fact(ref, path=path, line=text.count("\n", 0, m.start()) + 1, source="dockerfile"))
+        if alias:
+            stages.add(alias)
+    return out
+
+
+_IMAGE_LINE = re.compile(r"^\s*(?:-\s+)?image:\s*[\"']?(?P<ref>[^\s\"'#]+)", re.M)
+
+
+def yaml_images(path: str, text: str, *, source: str) -> list[dict[str, Any]]:
+    out = []
+    for m in _IMAGE_LINE.finditer(text):
+        ref = m.group("ref")
+        if ref.startswith(("{", "|", ">", "[", "&", "*")) and not ref.startswith("{{"):
+            continue
+        out.append(image_fact(ref, path=path, line=text.count("\n", 0, m.start()) + 1, source=source))
+    return out
+
+
+def _is_compose(path: str) -> bool:
+    name = posixpath.basename(path).lower()
+    return name.startswith(("docker-compose", "compose."))
+
+
+# ====================================================================== Kubernetes objects
+
+_KIND = re.compile(r"^kind:\s*[\"']?([A-Za-z]+)", re.M)
+_WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Pod", "Job", "CronJob", "ReplicaSet", "Rollout", "DeploymentConfig"})
+_BATCH = frozenset({"Job", "CronJob", "Pod"})
+
+
+def _looks_k8s(text: str) -> bool:
+    return "apiVersion:" in text and "kind:" in text
+
+
+def _documents(text: str) -> list[tuple[int, list[str]]]:
+    """(first line number, lines) of each YAML document, split on `---` lines."""
+    docs: list[tuple[int, list[str]]] = []
+    start, cur = 1, []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.rstrip() == "---" or line.startswith("--- "):
+            if cur:
+                docs.append((start, cur))
+            start, cur = n + 1, []
+        else:
+            cur.append(line)
+    if cur:
+        docs.append((start, cur))
+    return docs
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _block(lines: list[str], key: str) -> tuple[int, list[str]]:
+    """The index of top-level `key:` and the lines of its block (until the next top-level key)."""
+    for i, line in enumerate(lines):
+        if line.startswith(f"{key}:"):
+            body = []
+            for nxt in lines[i + 1:]:
+                if nxt.strip() and not nxt.startswith((" ", "\t", "-", "#")):
+                    break
+                body.append(nxt)
+            return i, body
+    return -1, []
+
+
+def _child(block: list[str], key: str) -> str:
+    """The value of the first `key:` at the block's first indentation level."""
+    level = next((_indent(x) for x in block if x.strip() and not x.strip().startswith("#")), None)
+    for line in block:
+        if _indent(line) == level and line.strip().startswith(f"{key}:"):
+            return line.split(":", 1)[1].strip().strip("\"'")
+    return ""
+
+
+def k8s_objects(path: str, text: str) -> dict[str, Any]:
+    """Secrets with values, Ingresses (TLS or not), workloads (privileges, probes), role bindings."""
+    out: dict[str, Any] = {"secrets": [], "ingresses": [], "workloads": [], "bindings": [], "kubeconfig": False}
+    for start, lines in _documents(text):
+        body = "\n".join(lines)
+        m = _KIND.search(body)
+        if not m:
+            continue
+        kind = m.group(1)
+        kind_line = start + body.count("\n", 0, m.start())
+        at = f"{path}:{kind_line}"
+        _, meta = _block(lines, "metadata")
+        name = _child(meta, "name") or "(unnamed)"
+        if kind == "Secret":
+            values = []
+            for key in ("data", "stringData"):
+                _, blk = _block(lines, key)
+                values += [x for x in blk if ":" in x and x.split(":", 1)[1].strip()]
+            if any("{{" not in v for v in values):
+                out["secrets"].append({"at": at, "name": name})
+        elif kind == "Ingress":
+            out["ingresses"].append({"at": at, "name": name, "tls": bool(re.search(r"^\s+tls:", body, re.M))})
+        elif kind in _WORKLOADS:
+            probes = kind in _BATCH or ("livenessProbe:" in body and "readinessProbe:" in body)
+            out["workloads"].append({
+                "at": at, "kind": kind, "name": name,
+                "privileged": bool(re.search(r"^\s*privileged:\s*true\b", body, re.M)),
+                "host_network": bool(re.search(r"^\s*hostNetwork:\s*true\b", body, re.M)),
+                "host_pid": bool(re.search(r"^\s*hostPID:\s*true\b", body, re.M)),
+                "probes": probes,
+            })
+        elif kind in ("RoleBinding", "ClusterRoleBinding"):
+            _, ref = _block(lines, "roleRef")
+            _, subjects = _block(lines, "subjects")
+            names = [x.split(":", 1)[1].strip().strip("\"'") for x in subjects if re.match(r"^\s*-?\s*name:", x)]
+            out["bindings"].append({"at": at, "kind": kind, "role": _child(ref, "name"), "subjects": names})
+        elif kind == "Config" and re.search(r"^users:", body, re.M) and re.search(
+            r"^\s+(?:token|client-key-data|client-key|password):\s*\S", body, re.M
+        ):
+            out["kubeconfig"] = True
+    return out
+
+
+# ====================================================================== credential files, URLs, auto-merge
+
+_KEY_FILE_SUFFIXES = (".p12", ".pfx", ".jks", ".keystore", ".publishsettings")
+
+
+def credential_kind(path: str, text: str) -> str | None:
+    """The kind of credential file this is, or None."""
+    name = posixpath.basename(path).lower()
+    if path.endswith(".aws/credentials") or (name == "credentials" and "aws_secret_access_key" in text):
+        return "AWS credentials file"
+    if name.endswith(".json") and '"service_account"' in text and '"private_key"' in text:
+        return "GCP service account key file"
+    if name == ".npmrc" and re.search(r"_authToken\s*=\s*(?!\$)\S", text):
+        return "npm auth token file"
+    if (path.endswith(".docker/config.json") or name == "config.json") and '"auths"' in text and re.search(r'"auth"\s*:\s*"[^"]+"', text):
+        return "registry auth file"
+    if name == ".pypirc" and re.search(r"^\s*password\s*[:=]\s*\S", text, re.M):
+        return "PyPI credentials file"
+    if name in (".netrc", "_netrc") and "password" in text:
+        return "netrc credentials file"
+    if name.endswith(_KEY_FILE_SUFFIXES):
+        return "key store or publish profile"
+    if (name.endswith((".pem", ".key")) or name in ("id_rsa", "id_ecdsa", "id_ed25519", "id_dsa")) and "PRIVATE KEY" in text:
+        return "private key file"
+    return None
+
+
+_CONFIG_SUFFIXES = (".yml", ".yaml", ".json", ".toml", ".ini", ".cfg", ".conf", ".properties", ".tf", ".tfvars", ".env")
+_HTTP = re.compile(r"http://(?P<host>[A-Za-z0-9.\-]+)(?::\d+)?[^\s\"'<>]*")
+_LOCAL_HOSTS = re.compile(
+    r"^(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|host\.docker\.internal|.*\.svc(?:\.cluster\.local)?|.*\.cluster\.local|"
+    r".*\.local|.*\.internal|.*\.localhost|(?:www\.)?example\.(?:com|org|net)|www\.w3\.org|json-schema\.org|schemas\..*|"
+    r"[a-z0-9-]+)$",  # a bare name (no dots) is an in-cluster or docker-compose service
+    re.I,
+)
+
+
+def _is_config(path: str) -> bool:
+    name = posixpath.basename(path).lower()
+    return name.endswith(_CONFIG_SUFFIXES) or name.startswith(".env")
+
+
+def insecure_urls(path: str, text: str, *, old: str | None = None) -> list[dict[str, Any]]:
+    """Plain-HTTP endpoints to non-local hosts on lines this change adds."""
+    if "http://" not in text:
+        return []
+    old_lines = {x.strip() for x in old.split("\n")} if old else set()
+    out = []
+    for m in _HTTP.finditer(text):
+        host = m.group("host")
+        if _LOCAL_HOSTS.match(host):
+            continue
+        line_no = text.count("\n", 0, m.start()) + 1
+        line = text.split("\n", line_no)[line_no - 1] if line_no else ""
+        if line.strip() in old_lines or "{{" in line or "xmlns" in line:
+            continue
+        out.append({"at": f"{path}:{line_no}", "url": m.group(0)[:200]})
+    return out
+
+
+_RENOVATE = ("renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json", ".renovaterc.json5")
+
+
+def auto_merge_config(path: str, text: str) -> tuple[str, int] | None:
+    """A bot configuration that merges pull requests without a human: (how, line)."""
+    name = posixpath.basename(path)
+    if name in _RENOVATE or path in (".github/renovate.json", ".gitlab/renovate.json"):
+        m = re.search(r"[\"']?automerge[\"']?\s*:\s*true", text)
+        if m:
+            return ("renovate automerge", text.count("\n", 0, m.start()) + 1)
+    if name in (".mergify.yml", "mergify.yml", ".mergify.yaml") or path == ".github/mergify.yml":
+        m = re.search(r"^\s+merge:", text, re.M)
+        if m:
+            return ("mergify merge action", text.count("\n", 0, m.start()) + 1)
+    if name == ".kodiak.toml":
+        return ("kodiak auto-merge", 1)
+    return None

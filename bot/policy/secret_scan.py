@@ -1,0 +1,155 @@
+"""Secret-pattern scan: where a change puts credentials, reported by path:line and kind, never by value.
+
+Feeds TS-CRED-001 (DESIGN.md §3: no long-lived static credentials in code or CI configuration). Each
+pattern has cheap keywords checked first with substring search, so a clean file costs a few
+microseconds; the regular expression runs only on files that contain a keyword. A hit records the
+kind and at most a redacted prefix (`AKIA****`) or the key name of a `password:` literal: the value
+itself never enters the facts, the policy messages or the logs.
+
+Reference formats: AWS key IDs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html),
+GitHub tokens (https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/),
+GitLab tokens (https://docs.gitlab.com/security/tokens/), PEM private keys (RFC 7468).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+MAX_SCAN_BYTES = 1_000_000
+MAX_HITS_PER_FILE = 50
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    kind: str
+    keywords: tuple[str, ...]  # lower-case substrings; the regex runs only when one is present
+    regex: re.Pattern[str]
+    #: characters of the match shown before `****` (0: show nothing but the kind)
+    preview: int = 0
+
+
+PATTERNS: tuple[SecretPattern, ...] = (
+    SecretPattern("AWS access key id", ("akia", "abia", "acca"), re.compile(r"\b(?:AKIA|ABIA|ACCA)[0-9A-Z]{16}\b"), 4),
+    SecretPattern(
+        "AWS secret access key",
+        ("aws_secret", "secret_access_key", "secretaccesskey"),
+        re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"),
+    ),
+    SecretPattern("GCP service account key", ('"service_account"',), re.compile(r'"type"\s*:\s*"service_account"')),
+    SecretPattern("Google API key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), 4),
+    SecretPattern("Azure storage account key", ("accountkey=",), re.compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{80,90}")),
+    SecretPattern("Azure client secret", ("q~",), re.compile(r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])")),
+    SecretPattern("Azure SAS token", ("sig=",), re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{40,}")),
+    SecretPattern(
+        "private key",
+        ("private key",),
+        re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
+    ),
+    SecretPattern("GitHub token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+                  re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 4),
+    SecretPattern("GitLab token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"), 6),
+    SecretPattern("Slack token", ("xox",), re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), 5),
+    SecretPattern("Slack webhook", ("hooks.slack.com/services/",),
+                  re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")),
+    SecretPattern("Stripe live key", ("_live_",), re.compile(r"\b[sr]k_live_[0-9a-zA-Z]{24,}\b"), 8),
+    SecretPattern("npm token", ("npm_",), re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 4),
+    SecretPattern("PyPI token", ("pypi-",), re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 5),
+)
+
+# `password: value` style literals: the key names a secret, the value is a literal, not a reference.
+_LITERAL_KEYWORDS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access_key", "accesskey")
+# The key's last word, then the separator: a literal alternation the regex engine scans quickly; the
+# rest of the key is read backwards from the match and the value forwards (no backtracking regex).
+_LITERAL = re.compile(r"""(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key)["']?\s*(?::|=>|=)[ \t]*""", re.I)
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_VALUE = re.compile(r"""(?P<q>["']?)(?P<val>[^\s"'#,;)}\]]+)(?P=q)""")
+_CODE_SUFFIXES = (".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".java", ".kt", ".cs", ".rb", ".php", ".rs", ".scala", ".groovy", ".swift")
+_NOT_LITERAL = re.compile(
+    r"""^(?:\$|\{\{|%\{|<|\(|@|\*{3,}|x{4,}|true$|false$|null$|none$|nil$|yes$|no$|~$|redacted$|changeit$|example$|dummy$|placeholder$|replace[_-]?me$|your[_-])""",
+    re.I,
+)
+# keys that name a reference to a secret (a Kubernetes Secret name, a file path), not a secret
+_REFERENCE_KEYS = re.compile(r"(?i)^(?:existing|tls|ca[_.-]|imagepull|pull|kube|service[_.-]?account)")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_CODE_REFERENCE = re.compile(r"[\[(.]")
+
+
+@dataclass(frozen=True)
+class SecretHit:
+    path: str
+    line: int
+    kind: str
+    preview: str  # "AKIA****", "(key db_password)" or ""
+    introduced: bool
+
+    @property
+    def at(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def to_fact(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "at": self.at, "kind": self.kind, "preview": self.preview,
+                "introduced": self.introduced}
+
+
+def scan(path: str, text: str, *, old: str | None = None) -> list[SecretHit]:
+    """Secret-like values in `text`. A hit on a line that `old` already had is `introduced=False`."""
+    if len(text) > MAX_SCAN_BYTES:
+        text = text[:MAX_SCAN_BYTES]
+    lower = text.lower()
+    hits: list[tuple[int, str, str]] = []
+    for pat in PATTERNS:
+        if not any(k in lower for k in pat.keywords):
+            continue
+        for m in pat.regex.finditer(text):
+            value = m.group(0)
+            if pat.kind == "AWS access key id" and "EXAMPLE" in text[m.start(): m.end() + 8]:
+                continue  # AWS's documented example key
+            preview = (value[: pat.preview] + "****") if pat.preview else ""
+            hits.append((m.start(), pat.kind, preview))
+            if len(hits) >= MAX_HITS_PER_FILE:
+                break
+    if any(k in lower for k in _LITERAL_KEYWORDS):
+        hits += _literals(path, text)
+    if not hits:
+        return []
+    old_lines = set(_stripped_lines(old)) if old else set()
+    lines = text.split("\n")
+    out: dict[tuple[int, str], SecretHit] = {}
+    for offset, kind, preview in sorted(hits)[:MAX_HITS_PER_FILE]:
+        line_no = text.count("\n", 0, offset) + 1
+        introduced = lines[line_no - 1].strip() not in old_lines
+        out.setdefault((line_no, kind), SecretHit(path, line_no, kind, preview, introduced))
+    return list(out.values())
+
+
+def _literals(path: str, text: str) -> Iterator[tuple[int, str, str]]:
+    code = path.lower().endswith(_CODE_SUFFIXES)
+    for m in _LITERAL.finditer(text):
+        start = m.start()
+        while start > 0 and text[start - 1] in _KEY_CHARS:
+            start -= 1
+        key = text[start: m.start()] + m.group(0).split('"')[0].split("'")[0].rstrip(" \t:=>")
+        v = _VALUE.match(text, m.end())
+        if v is None:
+            continue
+        quote, value = v.group("q"), v.group("val")
+        if code and not quote:
+            continue  # in code an unquoted value is an expression, not a literal
+        if len(value) < 4 or _NOT_LITERAL.match(value):
+            continue
+        if _REFERENCE_KEYS.match(key) or (code and _CODE_REFERENCE.search(value) and not quote):
+            continue
+        low = key.lower()
+        is_password = "pass" in low or low.endswith("pwd")
+        if not is_password and _K8S_NAME.match(value) and "-" in value:
+            continue  # `tokenSecret: my-app-token` names a Kubernetes object
+        if not is_password and value.isalpha() and value.islower() and len(value) < 8:
+            continue  # `secret: enabled`, `token: auto`: words, not secrets
+        yield (start, "password literal" if is_password else "secret literal", f"(key {key})")
+
+
+def _stripped_lines(text: str) -> Iterator[str]:
+    for line in text.split("\n"):
+        yield line.strip()
