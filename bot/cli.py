@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "serve": "bot.serve_cli:serve_command",
     "jobs": "bot.serve_cli:jobs_command",
     "discover": "bot.discovery.cli:discover_command",
+    "rule": "bot.policy.cli:rule_group",
+    "policy": "bot.policy.cli:policy_group",
+    "gaps": "bot.policy.cli:gaps_command",
 }
 
 #: one-line help shown by `trustacks --help` without importing the module
@@ -27,6 +30,9 @@ SHORT_HELP: dict[str, str] = {
     "serve": "Run the webhook service (signed ingress, durable queue, workers).",
     "jobs": "List webhook jobs; `jobs retry ID` re-queues a failed one.",
     "discover": "Detect a repo's stack with evidence and propose Profile changes.",
+    "rule": "List rules (`rule list [--layer] [--pack]`) or show one (`rule show ID`).",
+    "policy": "Run the Rego tests (`policy test [--coverage]`) or evaluate an input (`policy eval`).",
+    "gaps": "Gap Analysis Report: rules the Profile's tooling cannot satisfy (md or json).",
 }
 
 
