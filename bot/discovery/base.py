@@ -372,6 +372,13 @@ class Context:
         wanted = set(kinds)
         return [p for p, k in self.kinds.items() if not wanted.isdisjoint(k)]
 
+    def memo(self, key: str, factory: Callable[[], Any]) -> Any:
+        """A value derived from the tree, computed once per run (e.g. an index a detector needs per app)."""
+        k = ("memo", key)
+        if k not in self._parsed:
+            self._parsed[k] = factory()
+        return self._parsed[k]
+
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise TimeUp()

@@ -87,7 +87,7 @@ _PY_FRAMEWORKS = (("django", "django"), ("fastapi", "fastapi"), ("flask", "flask
 
 
 def _python(ctx: Context, d: str, paths: list[str]) -> _App | None:
-    deps: dict[str, Evidence | None] = {}
+    deps: dict[str, tuple[Source, str]] = {}  # normalized name -> where it is declared (evidence made lazily)
     runtime: tuple[str, Evidence] | None = None
     for path in paths:
         src = ctx.source(path)
@@ -133,16 +133,15 @@ def _python(ctx: Context, d: str, paths: list[str]) -> _App | None:
                 if re.search(rf"(?i)[\"'\s]{fw}\s*(?:[<>=~!\[;,\"']|$)", src.text):
                     names.append(fw)
         for n in names:
-            key = _norm(n)
-            if key not in deps:
-                deps[key] = _dep_line(src, n)
+            deps.setdefault(_norm(n), (src, n))
     app = _App("python")
     manage = f"{d}/manage.py" if d != "." else "manage.py"
     for dep, fw in _PY_FRAMEWORKS:
         if dep in deps:
             app.framework = fw
-            if deps[dep] is not None:
-                app.evidence.append(deps[dep])  # type: ignore[arg-type]
+            ev = _dep_line(*deps[dep])
+            if ev is not None:
+                app.evidence.append(ev)
             break
     if app.framework is None and manage in ctx.kinds:
         app.framework = "django"
@@ -201,7 +200,7 @@ def _go(ctx: Context, d: str, paths: list[str]) -> _App | None:
     if m:
         app.runtime = m.group(1)
         app.runtime_evidence = src.evidence_at(m.start())
-    modules = {dirname(p) for p in ctx.files("go-manifest")}
+    modules = ctx.memo("go-modules", lambda: {dirname(p) for p in ctx.files("go-manifest")})
     app.runnable = any(
         _nearest(dirname(p), modules) == d
         for p in ctx.files("entrypoint")

@@ -110,48 +110,61 @@ def _details(tool: str, host: str, path: str | None) -> dict[str, str]:
     return d
 
 
+def _candidate_lines(src: Source) -> list[tuple[int, str]]:
+    """(line number, text) of the lines naming a registry host: the only ones worth a full regex."""
+    lower, text = src.lower, src.text
+    starts: set[int] = set()
+    for k in _KEYWORDS:
+        i = lower.find(k)
+        while i != -1:
+            starts.add(text.rfind("\n", 0, i) + 1)
+            i = lower.find(k, i + len(k))
+    out = []
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        line_text = text[start : end if end != -1 else len(text)]
+        if not line_text.lstrip().startswith(("#", "//")):
+            out.append((text.count("\n", 0, start) + 1, line_text))
+    return out
+
+
 def _refs_in(src: Source, owner: str, cited: dict[str, int]) -> Iterator[_Ref]:
-    lower = src.lower
-    if not any(k in lower for k in _KEYWORDS):
-        return
     is_pipeline = not src.kinds.isdisjoint(_PIPE)
     is_dockerfile = "dockerfile" in src.kinds
     seen: set[tuple[str, int]] = set()
-    for m in src.search(_REF):
-        host = m.group("host").lower()
-        tool = registry_tool(host)
-        if tool is None:
-            continue
-        before = src.text[max(0, m.start() - 8) : m.start()].lower()
-        if before.endswith(("http://", "https://")):
-            continue
-        line = src.line_of(m.start())
-        if (tool, line) in seen:
-            continue
-        line_text = src.line_text(line)
-        path = m.group("path")
-        if not path and not _REGISTRY_KEY.match(line_text) and "login" not in line_text.lower():
-            continue  # a bare host in prose is not a reference
-        if _FROM.match(line_text):
-            if not is_dockerfile or host in _PUBLIC_HOSTS:
+    for line, line_text in _candidate_lines(src):
+        for m in _REF.finditer(line_text):
+            host = m.group("host").lower()
+            tool = registry_tool(host)
+            if tool is None:
                 continue
-            confidence = 0.6
-        elif is_pipeline:
-            confidence = 0.85
-        elif _IMAGE_KEY.match(line_text) or _REGISTRY_KEY.match(line_text):
-            confidence = 0.8
-        else:
-            confidence = 0.6
-        details = _details(tool, host, path)
-        own = bool(owner) and details.get("namespace", "").lower() == owner
-        if host in _PUBLIC_HOSTS and not own and is_pipeline and _JOB_IMAGE.match(line_text):
-            continue  # a public tool image a CI job runs in, not where the team pushes
-        if own:
-            confidence = max(confidence, 0.9)
-        seen.add((tool, line))
-        enough = cited.get(tool, 0) >= MAX_EVIDENCE
-        cited[tool] = cited.get(tool, 0) + 1
-        yield _Ref(tool, host, path, None if enough else src.evidence(line), confidence, bool(_FROM.match(line_text)))
+            if line_text[max(0, m.start() - 8) : m.start()].lower().endswith(("http://", "https://")):
+                continue
+            if (tool, line) in seen:
+                continue
+            path = m.group("path")
+            if not path and not _REGISTRY_KEY.match(line_text) and "login" not in line_text.lower():
+                continue  # a bare host in prose is not a reference
+            if _FROM.match(line_text):
+                if not is_dockerfile or host in _PUBLIC_HOSTS:
+                    continue
+                confidence = 0.6
+            elif is_pipeline:
+                confidence = 0.85
+            elif _IMAGE_KEY.match(line_text) or _REGISTRY_KEY.match(line_text):
+                confidence = 0.8
+            else:
+                confidence = 0.6
+            details = _details(tool, host, path)
+            own = bool(owner) and details.get("namespace", "").lower() == owner
+            if host in _PUBLIC_HOSTS and not own and is_pipeline and _JOB_IMAGE.match(line_text):
+                continue  # a public tool image a CI job runs in, not where the team pushes
+            if own:
+                confidence = max(confidence, 0.9)
+            seen.add((tool, line))
+            enough = cited.get(tool, 0) >= MAX_EVIDENCE
+            cited[tool] = cited.get(tool, 0) + 1
+            yield _Ref(tool, host, path, None if enough else src.evidence(line), confidence, bool(_FROM.match(line_text)))
 
 
 def detect(ctx: Context) -> Iterator[Finding]:

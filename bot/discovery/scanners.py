@@ -37,10 +37,10 @@ RULES: tuple[Rule, ...] = (
     rule("image_scanning", "clair", r"\bclairctl\b|quay/clair-action|clair-scanner", kinds=_PIPE, keyword="clair"),
     rule("image_scanning", "snyk-container", r"snyk/actions/docker|\bsnyk\s+container\s+(?:test|monitor)\b",
          kinds=_PIPE, keyword="snyk", confidence=0.95),
-    rule("image_scanning", "anchore", r"anchore/scan-action|anchore/grype|\bgrype[ \t]+[\w.:/${}-]", kinds=_PIPE, keyword="",
+    rule("image_scanning", "anchore", r"anchore/scan-action|anchore/grype|\bgrype[ \t]+[\w.:/${}-]", kinds=_PIPE, keyword=("anchore", "grype"),
          confidence=0.9),
     rule("image_scanning", "aqua", r"aquasec/scanner|\bscannercli\s+scan\b|aquasecScanner@\d|aquasecurity/aqua-scanner",
-         kinds=_PIPE, keyword="", confidence=0.9),
+         kinds=_PIPE, keyword=("aquasec", "scannercli", "aqua-scanner"), confidence=0.9),
     # ---------------------------------------------------------------- SAST / SCA
     rule("sast_sca", "sonarqube",
          r"sonarsource/sonar(?:qube-scan|cloud-github|qube-quality-gate)-action|sonarsource/sonar-scanner-cli"
@@ -55,7 +55,7 @@ RULES: tuple[Rule, ...] = (
     rule("sast_sca", "checkmarx",
          r"checkmarx/ast-github-action|checkmarx-ts/checkmarx-cxflow-github-action|checkmarx/kics-github-action"
          r"|\bcx\s+scan\s+create\b|CxScanBuilder|Checkmarx AST@\d|CxScan@\d",
-         kinds=_PIPE, keyword="", confidence=0.9),
+         kinds=_PIPE, keyword=("checkmarx", "cx", "kics"), confidence=0.9),
     rule("sast_sca", "semgrep", r"(?:returntocorp|semgrep)/semgrep|\bsemgrep\s+(?:ci|scan|--config)\b",
          kinds=_PIPE, keyword="semgrep", confidence=0.95),
     rule("sast_sca", "codeql", r"github/codeql-action/|\bcodeql\s+database\s+create\b", kinds=_PIPE,

@@ -26,7 +26,7 @@ RULES: tuple[Rule, ...] = (
     rule("secrets_management", "vault",
          r"^\s*['\"]?(?:hvac|node-vault|hashi-vault-js)\b|spring-cloud-(?:starter-)?vault|quarkus-vault"
          r"|github\.com/hashicorp/vault/api|VaultSharp",
-         kinds=_MANIFESTS, keyword="", confidence=0.85),
+         kinds=_MANIFESTS, keyword=("hvac", "vault"), confidence=0.85),
     rule("secrets_management", "vault",
          r"VAULT_ADDR\s*[:=]\s*['\"]?(?P<addr>https?://[^\s'\"]+)", kinds=(*_CONFIG, "tool-config"), keyword="vault_addr",
          confidence=0.85, details=_vault_addr),
@@ -34,7 +34,7 @@ RULES: tuple[Rule, ...] = (
          r"vault\.hashicorp\.com/agent-inject|hashicorp/vault-action|\bvault\s+(?:kv|read|login|agent)\b",
          kinds=_CONFIG, keyword="vault", confidence=0.9),
     rule("secrets_management", "vault", r"^\s*(?:vault|auto_auth|template)\s*\{", kinds=("tool-config",),
-         keyword="", confidence=0.85),
+         keyword=("vault", "auto_auth"), confidence=0.85),
     rule("secrets_management", "sealed-secrets", r"\bkubeseal\b", kinds=("pipeline",), keyword="kubeseal", confidence=0.85),
     rule("secrets_management", "aws-secrets-manager",
          r"aws-actions/aws-secretsmanager-get-secrets|arn:aws:secretsmanager:|\baws\s+secretsmanager\s+"
