@@ -57,3 +57,18 @@ def test_rule_tables_only_name_catalog_tools_of_their_detector_categories():
         for r in rules:
             assert r.kinds <= KINDS, (d.name, r.tool, r.kinds)
             assert all(k == k.lower() for k in r.keywords), (d.name, r.tool)
+
+
+def test_every_catalog_tool_has_at_least_one_clue():
+    """A tool in the catalog that no detector can emit would silently never be discovered."""
+    emitted: set[tuple[str, str]] = set()
+    sources = {}
+    for d in DETECTORS:
+        module = importlib.import_module(d.detect.__module__)
+        emitted |= {(r.category, r.tool) for r in getattr(module, "RULES", ())}
+        emitted |= {(r.category, r.tool) for r in getattr(module, "NAMES", {}).values()}
+        sources[d.name] = (module.__file__ and open(module.__file__, encoding="utf-8").read()) or ""
+    for category, tools in CATEGORIES.items():
+        owner = next(d for d in DETECTORS if category in d.categories)
+        for tool in tools:
+            assert (category, tool) in emitted or f'"{tool}"' in sources[owner.name], (category, tool)
