@@ -335,6 +335,26 @@ def sign_waiver(
     return replace(checked, signature=token, line=waiver.line)
 
 
+def add_to_file(text: str, waiver: Waiver) -> str:
+    """`text` (a waiver file, possibly empty) with `waiver` appended; comments and order are kept."""
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    try:
+        doc = yaml.load(text) if text.strip() else None
+    except YAMLError as exc:
+        raise WaiverError(f"waiver file is not valid YAML: {exc}") from None
+    if doc is None:
+        return dump_waivers([waiver])
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("waivers", []), list):
+        raise WaiverError("waiver file must be a mapping with a 'waivers' list")
+    if doc.get("waivers") is None:
+        doc["waivers"] = []
+    doc["waivers"].append(waiver.as_entry())
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    return buf.getvalue()
+
+
 def dump_waivers(waivers: Iterable[Waiver]) -> str:
     """The YAML text of a waiver file (what `/trustacks waive` proposes in a PR)."""
     yaml = YAML(typ="rt")
