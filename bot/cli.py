@@ -22,6 +22,11 @@ COMMANDS: dict[str, str] = {
     "rule": "bot.policy.cli:rule_group",
     "policy": "bot.policy.cli:policy_group",
     "gaps": "bot.policy.cli:gaps_command",
+    "bundle": "bot.policy.trust_cli:bundle_command",
+    "keys": "bot.policy.trust_cli:keys_command",
+    "constitution": "bot.policy.trust_cli:constitution_command",
+    "audit": "bot.policy.trust_cli:audit_command",
+    "waiver": "bot.policy.trust_cli:waiver_command",
 }
 
 #: one-line help shown by `trustacks --help` without importing the module
@@ -33,6 +38,11 @@ SHORT_HELP: dict[str, str] = {
     "rule": "List rules (`rule list [--layer] [--pack]`) or show one (`rule show ID`).",
     "policy": "Run the Rego tests (`policy test [--coverage]`) or evaluate an input (`policy eval`).",
     "gaps": "Gap Analysis Report: rules the Profile's tooling cannot satisfy (md or json).",
+    "bundle": "Build, sign and verify OPA policy bundles (`bundle build|sign|verify`).",
+    "keys": "Generate an ES256 signing key pair (`keys generate`).",
+    "constitution": "Verify the pinned constitution or upgrade it explicitly (`constitution verify|upgrade`).",
+    "audit": "Verify the hash-chained audit log or show its entries (`audit verify|show`).",
+    "waiver": "Sign a waiver or check a waiver file (`waiver sign|check`).",
 }
 
 
