@@ -556,20 +556,15 @@ async def cmd_rules(run: Run, command: Command) -> str:
 
 
 async def cmd_gaps(run: Run, command: Command) -> str:
+    from bot.policy.gaps import gap_report
+
     try:
         profile = await _merged_profile(run)
     except ProfileError as exc:
         return texts.PROFILE_UNREADABLE.format(platform=run.platform, error=str(exc)[:500])
     if profile is None:
         return texts.NO_PROFILE.format(platform=run.platform)
-    from bot.policy.gaps import gap_report
-
-    report = gap_report(run.flow.policy, profile)
-    for attr in ("summary_markdown", "to_markdown"):
-        render = getattr(report, attr, None)
-        if callable(render):
-            return str(render())
-    return str(report)
+    return gap_report(profile, run.flow.policy).to_markdown()
 
 
 # ============================================================================ profile show

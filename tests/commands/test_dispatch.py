@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from datetime import date, timedelta
 
 import pytest
@@ -394,22 +395,22 @@ async def test_rules_by_layer(world):
     assert "- `SOC2-CC6.1-IMAGE-SCAN` Images are scanned before deploy (high)" in reply
 
 
-async def test_gaps(world, monkeypatch):
-    import sys
-    import types
+async def test_gaps_renders_the_gap_report_for_the_merged_profile(world, monkeypatch):
+    import bot.policy.gaps as gaps
 
-    try:
-        import bot.policy.gaps  # noqa: F401
-        pytest.skip("the real gap report is tested in test_real_engines.py")
-    except ImportError:
-        pass
-    fake = types.ModuleType("bot.policy.gaps")
-    fake.gap_report = lambda engine, profile: types.SimpleNamespace(
-        to_markdown=lambda: f"{len(profile.tools('sbom_signing'))} SBOM tools; {len(engine.rules())} rules")
-    monkeypatch.setitem(sys.modules, "bot.policy.gaps", fake)
+    seen = []
+
+    def fake_report(profile, engine):
+        seen.append((profile.platform_repo, engine))
+        return types.SimpleNamespace(to_markdown=lambda: "# Gap Analysis Report\n\n- `SOC2-CC7.1-SBOM` ...")
+
+    monkeypatch.setattr(gaps, "gap_report", fake_report)
     number = world.human_pr(APP, "feature/g")
     [reply] = await world.github("/trustacks gaps", number=number)
-    assert reply == "0 SBOM tools; 5 rules"
+    assert reply.startswith("# Gap Analysis Report") and seen == [(PLATFORM, world.policy)]
+    world.admin.push(PLATFORM, "main", {PROFILE_PATH: "version: [unclosed\n"}, user="demo-admin")
+    [broken] = await world.github("/trustacks gaps", number=number)
+    assert broken.startswith(f"The Environment Profile in `{PLATFORM}` cannot be read")
 
 
 async def test_profile_show_on_the_profile_pr_shows_the_proposal(world):

@@ -33,6 +33,8 @@ for _module, _name in [("bot.discovery", "discover"), ("bot.generate", "generate
 
 from bot.demo import DEMO_DECLARED, fixtures_dir, read_app_files  # noqa: E402
 from bot.policy import PolicyEngine  # noqa: E402
+from bot.policy.gaps import gap_report  # noqa: E402
+from bot.profile import Profile  # noqa: E402
 
 PLATFORM = "acme/platform"
 APP = "acme/payments-fastapi"
@@ -146,3 +148,12 @@ async def test_waive_a_pack_rule_on_the_real_policy(org, policy):
     [refused] = await say(forge, flow, f"/trustacks waive {constitution_rule} --until {LATER} --reason 'no way, ok?'",
                           repo=PLATFORM, number=number)
     assert "cannot be waived" in refused
+
+
+async def test_gaps_on_the_real_policy(org):
+    forge, admin, flow, number = org
+    await merge_profile(forge, admin, number)
+    [reply] = await say(forge, flow, "/trustacks gaps", repo=PLATFORM, number=number)
+    report = gap_report(Profile.loads(await forge.read_file(PLATFORM, PROFILE_PATH)), flow.policy)
+    assert reply == report.to_markdown()
+    assert reply.startswith("# Gap Analysis Report")

@@ -107,7 +107,7 @@ _REASONS = st.text(
 ).map(lambda s: " ".join(s.split())).filter(lambda s: len(s) >= 10)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(_REASONS)
 def test_any_reason_the_parser_accepts_survives_the_file_verbatim(reason):
     req = WaiverRequest(**{**REQ.__dict__, "reason": reason})
