@@ -10,8 +10,9 @@ that go through the pipeline's policy gate onto `trustacks/...` branches for a h
 
 from __future__ import annotations
 
+import fnmatch
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Awaitable, Callable
 
@@ -66,7 +67,6 @@ class Run:
     identity: Identity | None
     bot_owned: bool
     is_fork: bool
-    notes: list[str] = field(default_factory=list)
 
     @property
     def forge(self) -> Forge:
@@ -372,8 +372,6 @@ async def _rebuild(run: Run) -> tuple[Proposal | None, Profile | None, str | Non
 
 async def _human_commits(run: Run) -> list[str]:
     """Short shas of commits on the PR branch not made by the bot (or ignored automation)."""
-    import fnmatch
-
     assert run.pr is not None
     allowed = [run.forge.bot_email, *run.flow.ignore_emails]
     found = []
