@@ -150,6 +150,9 @@ class WorkerPool:
     async def _lease_loop(self) -> None:
         assert self._wake is not None
         while not self._stopping:
+            # Clear before leasing, not after: a notify() (new job, finished job, stop) that arrives
+            # while the lease call is in flight must still cut the following wait short.
+            self._wake.clear()
             free = self.concurrency - len(self._running)
             leased = 0
             if free > 0:
@@ -167,9 +170,8 @@ class WorkerPool:
                     self._spawn(job)
                 leased = len(jobs)
             await self._maybe_prune()
-            if leased == free and free > 0:
-                continue  # there may be more due right now
-            self._wake.clear()
+            if (leased == free and free > 0) or self._stopping:
+                continue  # there may be more due right now (or we are stopping)
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.TimeoutError:

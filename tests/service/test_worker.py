@@ -330,6 +330,31 @@ async def test_stop_when_idle_is_prompt(tmp_path):
     await store.close()
 
 
+async def test_a_wake_up_during_a_lease_call_is_not_lost(tmp_path, monkeypatch):
+    """Regression: a notify() or stop() that lands while lease() is in flight must not be cleared."""
+    store = open_store(f"sqlite:///{tmp_path / 'q.db'}")
+    real_lease = store.lease
+    in_lease = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_lease(worker_id, n):
+        in_lease.set()
+        await release.wait()
+        return await real_lease(worker_id, n)
+
+    monkeypatch.setattr(store, "lease", slow_lease)
+    pool = pool_for(store, lambda job: asyncio.sleep(0), poll_seconds=60)
+    await pool.start()
+    await asyncio.wait_for(in_lease.wait(), 5)
+    stopping = asyncio.create_task(pool.stop(grace=30))
+    await asyncio.sleep(0.05)
+    release.set()
+    t0 = time.monotonic()
+    await asyncio.wait_for(stopping, 5)  # not the 60 s poll
+    assert time.monotonic() - t0 < 5
+    await store.close()
+
+
 # --------------------------------------------------------------------------- logs
 
 
