@@ -179,8 +179,10 @@ def waiver_proposal(req: WaiverRequest, *, platform_repo: str, base_branch: str,
         "",
         f"> {safe_text(req.reason)}",
         "",
-        "To approve: an approver other than the requester reviews the reason, fills in `approver`, signs the "
-        "entry with their key, and a human merges this PR. To refuse: close it. Until then the rule applies.",
+        "To approve: an approver other than the requester reviews the reason, signs the entry with their key "
+        f"(`trustacks waiver sign --rule {req.rule} --repo {req.repo} --expires {until} --approver NAME "
+        "--key KEY --reason ...` with the reason above), replaces the unsigned entry with the signed one on this "
+        "branch, and a human merges this PR. To refuse: close it. Until then the rule applies.",
     ])
     proposal = Proposal(
         kind=ProposalKind.WAIVER,
