@@ -176,3 +176,47 @@ def test_tail_and_since(log):
     assert [e.seq for e in log.tail(2)] == [4, 5]
     assert [e.seq for e in log.entries(since=3)] == [4, 5]
     assert [e.seq for e in log.entries(limit=2)] == [1, 2]
+
+
+# --------------------------------------------------------------------------- any tamper, found
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _tamper(draw):
+    n = draw(st.integers(min_value=2, max_value=8))
+    op = draw(st.sampled_from(["edit", "delete", "swap", "rehash_edit"]))
+    k = draw(st.integers(min_value=1, max_value=n - 1))  # never only the last: a cut-off tail needs an anchor
+    j = draw(st.integers(min_value=k + 1, max_value=n))
+    return n, op, k, j
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_tamper())
+def test_any_single_tamper_is_detected(tmp_path_factory, case):
+    from bot.audit import entry_hash
+
+    n, op, k, j = case
+    with AuditLog(tmp_path_factory.mktemp("h") / "a.db", clock=_clock()) as audit:
+        for i in range(n):
+            audit.append({"i": i})
+        conn = audit._conn
+        if op == "edit":
+            conn.execute("UPDATE audit_log SET record = ? WHERE seq = ?", (json.dumps({"i": -1}), k))
+        elif op == "delete":
+            conn.execute("DELETE FROM audit_log WHERE seq = ?", (k,))
+        elif op == "swap":
+            rk = conn.execute("SELECT record FROM audit_log WHERE seq = ?", (k,)).fetchone()[0]
+            rj = conn.execute("SELECT record FROM audit_log WHERE seq = ?", (j,)).fetchone()[0]
+            conn.execute("UPDATE audit_log SET record = ? WHERE seq = ?", (rj, k))
+            conn.execute("UPDATE audit_log SET record = ? WHERE seq = ?", (rk, j))
+        else:  # a careful forger recomputes the edited entry's own hash
+            e = list(audit.entries(since=k - 1, limit=1))[0]
+            forged = {"i": -1}
+            conn.execute("UPDATE audit_log SET record = ?, hash = ? WHERE seq = ?",
+                         (json.dumps(forged), entry_hash(seq=k, ts=e.ts, prev_hash=e.prev_hash, record=forged), k))
+        result = audit.verify()
+    assert not result.ok and result.problems
