@@ -232,32 +232,31 @@ def max_nesting(text: str) -> tuple[int, tuple[int, int]]:
     """Deepest `[`/`{` nesting outside strings and comments, and where it is reached (line, col)."""
     depth = best = 0
     where = (1, 1)
-    line, col = 1, 0
+    line, line_start = 1, 0
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        col += 1
         if c == "\n":
-            line, col = line + 1, 0
+            line, line_start = line + 1, i + 1
         elif c == "#":
             j = text.find("\n", i)
             i = n if j < 0 else j
             continue
         elif c == '"':
             i += 1
-            while i < n and text[i] != '"' and text[i] != "\n":
+            while i < n and text[i] not in '"\n':
                 i += 2 if text[i] == "\\" else 1
-            col += 1
         elif c == "`":
             j = text.find("`", i + 1)
-            chunk = text[i : (n if j < 0 else j + 1)]
-            line += chunk.count("\n")
-            i = n if j < 0 else j + 1
-            continue
+            end = n if j < 0 else j
+            newlines = text.count("\n", i, end)
+            if newlines:
+                line, line_start = line + newlines, text.rfind("\n", i, end) + 1
+            i = end
         elif c in "[{":
             depth += 1
             if depth > best:
-                best, where = depth, (line, col)
+                best, where = depth, (line, i - line_start + 1)
         elif c in "]}":
             depth = max(0, depth - 1)
         i += 1
@@ -473,7 +472,10 @@ class PolicyEngine:
         rule_sources = [s for s in sources if not s.is_test]
         data_docs = [json.dumps({ROOT: {"effective": effective.to_data()}})]
         base = RegoEngine.build(((s.path, s.text) for s in rule_sources), data=data_docs)
-        infos = {i.path: i for i in iter_file_infos(base.ast())}
+        try:
+            infos = {i.path: i for i in iter_file_infos(base.ast())}
+        except MetadataError as exc:
+            raise PolicyError(str(exc)) from None
         metas, packages = _check_layers(rule_sources, infos)
         # data for the rules: the rule IDs that exist (citations must name real rules)
         ids_doc = json.dumps({ROOT: {"effective": {"rule_ids": sorted([*metas, POLICY_ERROR_ID])}}})

@@ -61,6 +61,8 @@ def build_input(
 ) -> dict[str, Any]:
     """The policy input for one proposal (or one human PR, when `pr` says a human wrote it)."""
     pr_doc = _pr(pr, agent_logins) if pr is not None else None
+    if proposal.kind is ProposalKind.PROFILE:
+        profile = _proposed_profile(proposal) or profile  # the rules judge the Profile being proposed
     human = pr_doc is not None and not pr_doc["author_is_agent"]
     default = str((pr or {}).get("default_branch") or default_branch or proposal.base_branch)
     protected = sorted({default, *protected_branches, *((pr or {}).get("protected_branches") or [])})
@@ -241,16 +243,19 @@ def _rule_ids(*texts: str) -> list[str]:
     return [m for t in texts for m in _RULE_IN_TEXT.findall(t or "")]
 
 
+def _proposed_profile(proposal: Proposal) -> Profile | None:
+    new = next((f.new for f in proposal.files if f.path == PROFILE_PATH and f.new is not None), None)
+    if new is None:
+        return None
+    try:
+        return Profile.loads(new)
+    except ProfileError:
+        return None
+
+
 def _unresolved(proposal: Proposal, profile: Profile | None) -> list[str]:
-    """Profile refs of the tool choices that name no entry (for a Profile proposal: in the new Profile)."""
+    """Profile refs of the tool choices that name no entry of `profile` (for a Profile proposal: the new one)."""
     target = profile
-    if proposal.kind is ProposalKind.PROFILE:
-        new = next((f.new for f in proposal.files if f.path == PROFILE_PATH and f.new is not None), None)
-        if new is not None:
-            try:
-                target = Profile.loads(new)
-            except ProfileError:
-                return []
     out = []
     for tc in proposal.tool_choices:
         m = _PROFILE_REF.match(tc.profile_ref)

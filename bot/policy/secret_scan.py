@@ -76,6 +76,9 @@ _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _CODE_REFERENCE = re.compile(r"[\[(.]")
 
 
+_GENERIC = frozenset({"password literal", "secret literal"})
+
+
 @dataclass(frozen=True)
 class SecretHit:
     path: str
@@ -121,7 +124,8 @@ def scan(path: str, text: str, *, old: str | None = None) -> list[SecretHit]:
         line_no = text.count("\n", 0, offset) + 1
         introduced = lines[line_no - 1].strip() not in old_lines
         out.setdefault((line_no, kind), SecretHit(path, line_no, kind, preview, introduced))
-    return list(out.values())
+    specific = {line for line, kind in out if kind not in _GENERIC}
+    return [h for (line, kind), h in out.items() if kind not in _GENERIC or line not in specific]
 
 
 def _literals(path: str, text: str) -> Iterator[tuple[int, str, str]]:
