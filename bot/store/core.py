@@ -121,11 +121,16 @@ class Store(Protocol):
 
 # --------------------------------------------------------------------------- SQL shared by both databases
 
-_COLUMNS = (
-    "id, forge, delivery_id, event, headers, body, state, attempts, next_run_at, lease_owner, "
-    "lease_token, lease_expires_at, last_error, received_at, updated_at, finished_at"
+# A delivery (immutable, with its body) and its job (small, updated on every lease) live in two
+# tables: SQLite rewrites a whole row on UPDATE, so keeping the body out of the job row keeps lease
+# bookkeeping from rewriting kilobytes of payload each time.
+_SELECT = (
+    "SELECT d.id, d.forge, d.delivery_id, d.event, d.headers, {body}, j.state, j.attempts, j.next_run_at, "
+    "j.lease_owner, j.lease_token, j.lease_expires_at, j.last_error, d.received_at, j.updated_at, j.finished_at "
+    "FROM trustacks_jobs j JOIN trustacks_deliveries d ON d.id = j.id"
 )
-_LIST_COLUMNS = _COLUMNS.replace("body,", "NULL AS body,")
+_SELECT_FULL = _SELECT.format(body="d.body")
+_SELECT_LIST = _SELECT.format(body="NULL")
 
 
 def _row_to_job(row: Sequence[Any]) -> Job:
@@ -186,14 +191,20 @@ class SQLBackend(abc.ABC):
         inserted: list[bool] = []
         with self.transaction() as cur:
             for d in deliveries:
-                self._exec(
+                row = self._exec(
                     cur,
-                    "INSERT INTO trustacks_jobs (forge, delivery_id, event, headers, body, state, attempts, "
-                    "next_run_at, received_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) "
-                    "ON CONFLICT (forge, delivery_id) DO NOTHING",
-                    (d.forge, d.delivery_id, d.event, json.dumps(dict(d.headers)), d.body, now, now, now),
-                )
-                inserted.append(cur.rowcount == 1)
+                    "INSERT INTO trustacks_deliveries (forge, delivery_id, event, headers, body, received_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+                    (d.forge, d.delivery_id, d.event, json.dumps(dict(d.headers)), d.body, now),
+                ).fetchone()
+                if row is not None:
+                    self._exec(
+                        cur,
+                        "INSERT INTO trustacks_jobs (id, state, attempts, next_run_at, updated_at) "
+                        "VALUES (?, 'queued', 0, ?, ?)",
+                        (row[0], now, now),
+                    )
+                inserted.append(row is not None)
         return inserted
 
     # -- workers
@@ -232,14 +243,16 @@ class SQLBackend(abc.ABC):
             if not picked:
                 return []
             ids = [r[0] for r in picked]
-            rows = self._exec(
+            marks = ", ".join("?" * len(ids))
+            self._exec(
                 cur,
                 "UPDATE trustacks_jobs SET state = 'leased', lease_owner = ?, lease_token = ?, "
                 "lease_expires_at = ?, next_run_at = ?, attempts = attempts + 1, updated_at = ? "
-                f"WHERE id IN ({', '.join('?' * len(ids))}) RETURNING {_COLUMNS}",
+                f"WHERE id IN ({marks})",
                 (worker_id, token, expires, expires, now, *ids),
-            ).fetchall()
-        return sorted((_row_to_job(r) for r in rows), key=lambda j: (j.received_at, j.id))
+            )
+            rows = self._exec(cur, f"{_SELECT_FULL} WHERE j.id IN ({marks}) ORDER BY j.id", ids).fetchall()
+        return [_row_to_job(r) for r in rows]
 
     def renew(self, job_id: int, token: str, *, now: float, lease_seconds: float) -> bool:
         expires = now + lease_seconds
@@ -290,20 +303,16 @@ class SQLBackend(abc.ABC):
 
     def get_job(self, job_id: int) -> Job | None:
         with self.transaction(readonly=True) as cur:
-            row = self._exec(cur, f"SELECT {_COLUMNS} FROM trustacks_jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._exec(cur, f"{_SELECT_FULL} WHERE j.id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row else None
 
     def list_jobs(self, state: str | None, limit: int) -> list[Job]:
         with self.transaction(readonly=True) as cur:
             if state is None:
-                rows = self._exec(
-                    cur, f"SELECT {_LIST_COLUMNS} FROM trustacks_jobs ORDER BY id DESC LIMIT ?", (limit,)
-                ).fetchall()
+                rows = self._exec(cur, f"{_SELECT_LIST} ORDER BY j.id DESC LIMIT ?", (limit,)).fetchall()
             else:
                 rows = self._exec(
-                    cur,
-                    f"SELECT {_LIST_COLUMNS} FROM trustacks_jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
-                    (state, limit),
+                    cur, f"{_SELECT_LIST} WHERE j.state = ? ORDER BY j.id DESC LIMIT ?", (state, limit)
                 ).fetchall()
         return [_row_to_job(r) for r in rows]
 
@@ -332,11 +341,15 @@ class SQLBackend(abc.ABC):
     def prune(self, *, before: float) -> int:
         """Delete done jobs finished before `before` (their delivery ids stop deduplicating then)."""
         with self.transaction(durable=False) as cur:
-            return int(
-                self._exec(
-                    cur, "DELETE FROM trustacks_jobs WHERE state = 'done' AND finished_at < ?", (before,)
-                ).rowcount
-            )
+            old = self._exec(
+                cur, "SELECT id FROM trustacks_jobs WHERE state = 'done' AND finished_at < ?", (before,)
+            ).fetchall()
+            for start in range(0, len(old), 500):
+                ids = [r[0] for r in old[start : start + 500]]
+                marks = ", ".join("?" * len(ids))
+                self._exec(cur, f"DELETE FROM trustacks_jobs WHERE id IN ({marks})", ids)
+                self._exec(cur, f"DELETE FROM trustacks_deliveries WHERE id IN ({marks})", ids)
+            return len(old)
 
     # -- key/value
 

@@ -23,13 +23,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
         (
-            """CREATE TABLE IF NOT EXISTS trustacks_jobs (
+            """CREATE TABLE IF NOT EXISTS trustacks_deliveries (
                 id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 forge TEXT NOT NULL,
                 delivery_id TEXT NOT NULL,
                 event TEXT NOT NULL,
                 headers TEXT NOT NULL,
-                body BYTEA,
+                body BYTEA NOT NULL,
+                received_at DOUBLE PRECISION NOT NULL,
+                UNIQUE (forge, delivery_id)
+            )""",
+            """CREATE TABLE IF NOT EXISTS trustacks_jobs (
+                id BIGINT PRIMARY KEY REFERENCES trustacks_deliveries (id),
                 state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'done', 'failed', 'dead')),
                 attempts INTEGER NOT NULL DEFAULT 0,
                 next_run_at DOUBLE PRECISION NOT NULL,
@@ -37,10 +42,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 lease_token TEXT,
                 lease_expires_at DOUBLE PRECISION,
                 last_error TEXT,
-                received_at DOUBLE PRECISION NOT NULL,
                 updated_at DOUBLE PRECISION NOT NULL,
-                finished_at DOUBLE PRECISION,
-                UNIQUE (forge, delivery_id)
+                finished_at DOUBLE PRECISION
             )""",
             "CREATE INDEX IF NOT EXISTS trustacks_jobs_due ON trustacks_jobs (state, next_run_at)",
             """CREATE TABLE IF NOT EXISTS trustacks_kv (

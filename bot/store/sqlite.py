@@ -23,13 +23,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
         (
-            """CREATE TABLE IF NOT EXISTS trustacks_jobs (
+            """CREATE TABLE IF NOT EXISTS trustacks_deliveries (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 forge TEXT NOT NULL,
                 delivery_id TEXT NOT NULL,
                 event TEXT NOT NULL,
                 headers TEXT NOT NULL,
-                body BLOB,
+                body BLOB NOT NULL,
+                received_at REAL NOT NULL,
+                UNIQUE (forge, delivery_id)
+            )""",
+            """CREATE TABLE IF NOT EXISTS trustacks_jobs (
+                id INTEGER PRIMARY KEY REFERENCES trustacks_deliveries (id),
                 state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'done', 'failed', 'dead')),
                 attempts INTEGER NOT NULL DEFAULT 0,
                 next_run_at REAL NOT NULL,
@@ -37,10 +42,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 lease_token TEXT,
                 lease_expires_at REAL,
                 last_error TEXT,
-                received_at REAL NOT NULL,
                 updated_at REAL NOT NULL,
-                finished_at REAL,
-                UNIQUE (forge, delivery_id)
+                finished_at REAL
             )""",
             "CREATE INDEX IF NOT EXISTS trustacks_jobs_due ON trustacks_jobs (state, next_run_at)",
             """CREATE TABLE IF NOT EXISTS trustacks_kv (
