@@ -1,7 +1,8 @@
 """The durable job queue behind `trustacks serve`: webhook deliveries persisted as jobs, plus a small KV table.
 
-One row per delivery, unique on (forge, delivery id): `enqueue` returns False for a redelivery, so
-it is acknowledged and never worked twice. A job moves through these states:
+Each delivery is stored once, unique on (forge, delivery id), beside its job (tables
+`trustacks_deliveries` and `trustacks_jobs`, one job per delivery): `enqueue` returns False for a
+redelivery, so it is acknowledged and never worked twice. A job moves through these states:
 
     queued --lease--> leased --complete--> done
                         |----fail-------> failed --(next_run_at passes)--> leased ...
