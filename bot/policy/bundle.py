@@ -617,6 +617,57 @@ def extract_layers(bundle: VerifiedBundle, dest: Path) -> Path:
     return dest
 
 
+@dataclass(frozen=True)
+class SignedRules:
+    """Layers that went through build -> sign -> verify -> extract, ready for `PolicyEngine.load`."""
+
+    rules_dir: Path
+    bundles: dict[str, VerifiedBundle]  # "constitution", "packs/<name>" -> verified bundle
+    public_key_pem: bytes
+
+    @property
+    def revisions(self) -> dict[str, str]:
+        return {name: vb.revision for name, vb in self.bundles.items()}
+
+
+def build_verified_rules(
+    rules_dir: Path,
+    *,
+    workdir: Path,
+    revision: str,
+    packs: Iterable[str] = (),
+    private_key_pem: bytes | None = None,
+    public_key_pem: bytes | None = None,
+) -> SignedRules:
+    """Bundle the constitution (with lib) and each pack, sign, verify, check roots, extract.
+
+    What the demo and tests run before evaluating anything: the engine then loads only bytes that
+    verified. Without a key pair a fresh one is generated (the demo's self-signed setup); in
+    production the private key never reaches the bot, which only calls `verify_bundle`.
+    """
+    rules_dir, workdir = Path(rules_dir), Path(workdir)
+    if private_key_pem is None:
+        private_key_pem, public_key_pem = keys.generate_keypair()
+    elif public_key_pem is None:
+        public_key_pem = keys.public_pem_of(keys.load_private_key(private_key_pem))
+    plan: dict[str, dict[str, Path]] = {"constitution": {CONSTITUTION_ROOT: rules_dir / "constitution"}}
+    if (rules_dir / "lib").is_dir():
+        plan["constitution"][LIB_ROOT] = rules_dir / "lib"
+    for pack in packs:
+        plan[f"packs/{pack}"] = {f"trustacks/packs/{pack}": rules_dir / "packs" / pack}
+    verified: dict[str, VerifiedBundle] = {}
+    for name, layers in plan.items():
+        out = workdir / "bundles" / (name.replace("/", "-") + ".tar.gz")
+        build_layer_bundle(layers, revision=revision, out=out)
+        sign_bundle(out, private_key_pem=private_key_pem)
+        verified[name] = verify_bundle(out, public_key_pem=public_key_pem, expected_revision=revision)
+    check_roots_disjoint(verified)
+    extracted = workdir / "rules"
+    for vb in verified.values():
+        extract_layers(vb, extracted)
+    return SignedRules(rules_dir=extracted, bundles=verified, public_key_pem=public_key_pem)
+
+
 def _check_contents(files: Mapping[str, bytes], roots: list[str]) -> None:
     root_segs = [root_segments(r) for r in roots]
     for name, data in files.items():
