@@ -331,7 +331,7 @@ async def open_proposal(
                 await forge.comment(proposal.repo, existing.number, EDITED_COMMENT.format(branch=branch))
         return Outcome(proposal, decision, "edited", existing, body)
 
-    if existing is not None:
+    if existing is not None and not recreate:
         ident = parse_marker(existing.body)
         if ident and ident.input_hash == proposal.input_hash and existing.title == proposal.title \
                 and existing.body == body:
