@@ -361,6 +361,7 @@ class UpperContext:
     hooks: list[tuple[list[str | None], str, int, str]]  # (pattern without "data", file, line, rule id)
     effective: dict[str, Any]
     tests: dict[str, tuple[str, int]] = field(default_factory=dict)  # "pkg.test_x" -> (file, line)
+    notes: list[str] = field(default_factory=list)  # upper-layer patterns the linter cannot reason about
 
     def weakened(self, path: Sequence[str]) -> list[UpperRule]:
         """Upper definitions a definition at `path` would collide with (equal, or one inside the other)."""
@@ -405,6 +406,7 @@ def load_upper(rules_dir: Path | None = None, *, packs: Sequence[str] | None = N
     constitution_ids: set[str] = set()
     hooks: list[tuple[list[str | None], str, int, str]] = []
     tests: dict[str, tuple[str, int]] = {}
+    notes: list[str] = []
     for entry in entries:
         path = str(entry["source"]["file"])
         try:
@@ -430,6 +432,9 @@ def load_upper(rules_dir: Path | None = None, *, packs: Sequence[str] | None = N
             full = _resolve(segs, aliases)
             if full and full[0] == "data" and len(full) >= 4 and _compatible(full[1:3], OVERLAY_ROOT):
                 hooks.append((full[1:], path, line, label))
+            elif full and full[0] == "data" and len(full) <= 3 and _compatible(full[1:], OVERLAY_ROOT):
+                notes.append(f"{path}:{line} reads data.{_show_path(full[1:]) or '(all)'} as a whole; the linter cannot "
+                             "tell which overlay rules that layer consults")
     definitions.append(UpperRule(path=(ROOT, "effective"), kind="engine data", file="(engine)", line=0,
                                  rule_id="the engine's effective parameters (data.trustacks.effective)"))
     effective = dict(merge_params(layer_params).values)
@@ -443,6 +448,7 @@ def load_upper(rules_dir: Path | None = None, *, packs: Sequence[str] | None = N
         hooks=hooks,
         effective=effective,
         tests=tests,
+        notes=notes,
     )
 
 
@@ -996,6 +1002,7 @@ def lint_overlay_files(
 def _lint(files: OverlayFiles, report: LintReport, *, rules_dir: Path | None, packs: Sequence[str] | None,
           upper: UpperContext | None, run_tests: bool, parse_timeout_s: float, tests_timeout_s: float) -> LintReport:
     upper = upper or load_upper(rules_dir, packs=packs)
+    report.notes.extend(upper.notes)
     parsed = parse_overlay(files.rego, report, timeout_s=parse_timeout_s)
     for rel in sorted(parsed):
         try:

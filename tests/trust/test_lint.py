@@ -175,3 +175,17 @@ def test_bad_overlays_fail_against_the_shipped_rules(name, real_upper):
     report = lint_overlay(FIXTURES / "bad" / name, upper=real_upper, run_tests=False)
     static = set(expect["codes"]) - DYNAMIC - {Trick.SHADOWS_UPPER.value}
     assert not report.ok and static <= report.codes(), report.format()
+
+
+def test_upper_layer_reading_the_whole_overlay_is_reported(tmp_path):
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(UPPER, rules)
+    (rules / "packs" / "legacy" / "greedy.rego").write_text(
+        "package trustacks.packs.legacy.greedy\n\nimport rego.v1\n\n"
+        'metadata := {"id": "LEGACY-003", "title": "t", "severity": "low", "description": "d", "remediation": "r"}\n\n'
+        'warn contains {"rule": "LEGACY-003", "msg": "m"} if count(data.trustacks.overlay) > 100\n'
+    )
+    report = lint_overlay(FIXTURES / "good" / "extra_deny", rules_dir=rules, run_tests=False)
+    assert report.ok and any("greedy.rego:7 reads data.trustacks.overlay as a whole" in n for n in report.notes)
