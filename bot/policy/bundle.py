@@ -409,10 +409,8 @@ def _allowed_file(name: str) -> bool:
     return base in (DATA_FILE, PARAMS_FILE) or (base.endswith(".rego") and not base.startswith("."))
 
 
-def _read_tarball(
-    path: Path, *, max_bytes: int, max_member_bytes: int, max_members: int = DEFAULT_MAX_MEMBERS
-) -> _Reading:
-    """Read every member into memory, refusing anything that is not a plain, small, well-named file."""
+def read_bundle_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The compressed bundle, read once (so what is hashed for the pin is what is verified)."""
     path = Path(path)
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
@@ -424,21 +422,31 @@ def _read_tarball(
             raise BundleError(f"bundle {path} is not a regular file")
         if st.st_size > max_bytes:
             raise BundleError(f"bundle is {st.st_size} bytes, over the {max_bytes}-byte limit")
-        reading = _Reading()
-        count = 0
-        try:
-            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
-                stream = io.BufferedReader(_Limited(gz, max_bytes))
-                with tarfile.open(fileobj=stream, mode="r|") as tar:
-                    for member in tar:
-                        count += 1
-                        if count > max_members:
-                            raise BundleError(f"bundle has more than {max_members} entries")
-                        _take_member(tar, member, reading, max_member_bytes=max_member_bytes)
-        except BundleError:
-            raise
-        except (tarfile.TarError, gzip.BadGzipFile, zlib.error, EOFError, OSError) as exc:
-            raise BundleError(f"bundle is not a readable .tar.gz: {exc}") from None
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BundleError(f"bundle is over the {max_bytes}-byte limit")
+    return data
+
+
+def _read_tarball(
+    data: bytes, *, max_bytes: int, max_member_bytes: int, max_members: int = DEFAULT_MAX_MEMBERS
+) -> _Reading:
+    """Read every member into memory, refusing anything that is not a plain, small, well-named file."""
+    reading = _Reading()
+    count = 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as gz:
+            stream = io.BufferedReader(_Limited(gz, max_bytes))
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for member in tar:
+                    count += 1
+                    if count > max_members:
+                        raise BundleError(f"bundle has more than {max_members} entries")
+                    _take_member(tar, member, reading, max_member_bytes=max_member_bytes)
+    except BundleError:
+        raise
+    except (tarfile.TarError, gzip.BadGzipFile, zlib.error, EOFError, OSError) as exc:
+        raise BundleError(f"bundle is not a readable .tar.gz: {exc}") from None
     return reading
 
 
@@ -701,7 +709,8 @@ def sign_bundle(
 ) -> None:
     """Add (or replace) `.signatures.json`: one ES256 JWT listing every file's SHA-256."""
     key = keys.load_private_key(private_key_pem)
-    reading = _read_tarball(Path(path), max_bytes=max_bytes, max_member_bytes=DEFAULT_MAX_MEMBER_BYTES)
+    reading = _read_tarball(read_bundle_bytes(Path(path), max_bytes=max_bytes), max_bytes=max_bytes,
+                            max_member_bytes=DEFAULT_MAX_MEMBER_BYTES)
     if MANIFEST not in reading.files:
         raise BundleError("bundle has no .manifest; build it with build_bundle first")
     manifest = _parse_manifest(reading.files[MANIFEST])
@@ -775,7 +784,22 @@ def verify_bundle(
     max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
 ) -> VerifiedBundle:
     """Return the bundle's files only if every check passes; raise BundleError otherwise."""
-    reading = _read_tarball(Path(path), max_bytes=max_bytes, max_member_bytes=max_member_bytes)
+    return verify_bundle_bytes(read_bundle_bytes(Path(path), max_bytes=max_bytes), public_key_pem=public_key_pem,
+                               expected_revision=expected_revision, max_bytes=max_bytes, max_member_bytes=max_member_bytes)
+
+
+def verify_bundle_bytes(
+    data: bytes,
+    *,
+    public_key_pem: bytes,
+    expected_revision: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+) -> VerifiedBundle:
+    """`verify_bundle` on a tarball already in memory (e.g. downloaded, or read once for pinning)."""
+    if len(data) > max_bytes:
+        raise BundleError(f"bundle is {len(data)} bytes, over the {max_bytes}-byte limit")
+    reading = _read_tarball(data, max_bytes=max_bytes, max_member_bytes=max_member_bytes)
     if reading.signatures is None:
         raise BundleError("bundle is unsigned (no .signatures.json); sign it with `trustacks bundle sign`")
     signed, kid = _signed_files(reading.signatures, public_key_pem)
@@ -784,11 +808,11 @@ def verify_bundle(
         raise BundleError(f"files added after signing: {sorted(present - listed)}")
     if listed - present:
         raise BundleError(f"files removed after signing: {sorted(listed - present)}")
-    for name, data in sorted(reading.files.items()):
+    for name, content in sorted(reading.files.items()):
         entry = signed[name]
         if entry.get("algorithm") != HASH_ALGORITHM:
             raise BundleError(f"{name}: hash algorithm {entry.get('algorithm')!r} refused; only {HASH_ALGORITHM}")
-        if not hmac.compare_digest(file_digest(name, data), entry["hash"].lower()):
+        if not hmac.compare_digest(file_digest(name, content), entry["hash"].lower()):
             raise BundleError(f"{name}: content changed after signing (digest mismatch)")
     if MANIFEST not in reading.files:
         raise BundleError("bundle has no .manifest")
@@ -848,9 +872,10 @@ def verify_pinned_constitution(
     """Verify the constitution bundle against the pinned key, revision (and digest, when pinned)."""
     if pin.key_fingerprint and not hmac.compare_digest(keys.fingerprint(public_key_pem), pin.key_fingerprint):
         raise BundleError("the public key is not the one pinned for the constitution")
-    if pin.bundle_sha256 and not hmac.compare_digest(sha256_file(Path(path)), pin.bundle_sha256):
+    data = read_bundle_bytes(Path(path), max_bytes=max_bytes)
+    if pin.bundle_sha256 and not hmac.compare_digest(hashlib.sha256(data).hexdigest(), pin.bundle_sha256):
         raise BundleError(f"constitution bundle is not the pinned file (sha256 differs from {pin.bundle_sha256[:12]}…)")
-    bundle = verify_bundle(path, public_key_pem=public_key_pem, expected_revision=pin.revision, max_bytes=max_bytes)
+    bundle = verify_bundle_bytes(data, public_key_pem=public_key_pem, expected_revision=pin.revision, max_bytes=max_bytes)
     if CONSTITUTION_ROOT not in bundle.roots or not set(bundle.roots) <= {CONSTITUTION_ROOT, LIB_ROOT}:
         raise BundleError(
             f"constitution bundle must have the root {CONSTITUTION_ROOT!r} (and optionally {LIB_ROOT!r}), not {bundle.roots}"
