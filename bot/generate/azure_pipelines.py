@@ -72,36 +72,41 @@ def pipeline(ctx: Context, p: CIPlan) -> dict[str, Any]:
                         "inputs": {"targetPath": security.SBOM_FILE, "artifact": f"sbom-{ctx.service.name}"}})
     if p.push and p.registry is not None:
         reg = p.registry
-        lines = ["set -euo pipefail"]
+        condition = f"and(succeeded(), eq(variables['Build.SourceBranch'], 'refs/heads/{branch}'))"
+        login = ["set -euo pipefail"]
         if reg.tool == "acr":
-            lines.append(f"az acr login --name {reg.settings.get('name') or reg.host.split('.', 1)[0]}")
+            login.append(f"az acr login --name {reg.settings.get('name') or reg.host.split('.', 1)[0]}")
         else:
-            lines += ['export OIDC_TOKEN="$idToken"', shell.docker_login(reg)]
-        lines += ['docker push "$IMAGE:$IMAGE_TAG"',
-                  "IMAGE_DIGEST=\"$(docker inspect --format='{{index .RepoDigests 0}}' \"$IMAGE:$IMAGE_TAG\" | cut -d@ -f2)\"",
-                  "export IMAGE_DIGEST"]
-        env: dict[str, str] = {}
+            login += ['export OIDC_TOKEN="$idToken"', shell.docker_login(reg)]
+        # the same short-lived federation token signs keyless; handed on as a secret pipeline variable
+        login.append('echo "##vso[task.setvariable variable=SIGSTORE_ID_TOKEN;issecret=true]$idToken"')
+        image_steps.append({
+            "task": "AzureCLI@2",
+            "displayName": "Registry login (OIDC workload identity federation)",
+            "condition": condition,
+            "inputs": {"azureSubscription": _connection(ctx, p), "scriptType": "bash",
+                       "scriptLocation": "inlineScript", "addSpnToEnvironment": True,
+                       "inlineScript": "\n".join(login)},
+        })
+        image_steps.append({"script": "\n".join([
+            "set -euo pipefail",
+            'docker push "$IMAGE:$IMAGE_TAG"',
+            "digest=\"$(docker inspect --format='{{index .RepoDigests 0}}' \"$IMAGE:$IMAGE_TAG\" | cut -d@ -f2)\"",
+            'echo "##vso[task.setvariable variable=IMAGE_DIGEST]$digest"']),
+            "displayName": "Push image", "condition": condition})
         if p.scan_post:
-            lines.append(shell.docker_run(p.scan_post))
-            env.update({name: f"$({name})" for name in p.scan_post.secrets})
-        lines.append('export SIGSTORE_ID_TOKEN="$idToken"')
-        lines.append(security.provenance_script(
+            step = _step(p.scan_post)
+            step["condition"] = condition
+            image_steps.append(step)
+        sign = ["set -euo pipefail", security.provenance_script(
             builder_id="${SYSTEM_COLLECTIONURI}${SYSTEM_TEAMPROJECT}/_build",
             build_type="https://learn.microsoft.com/azure/devops/pipelines/yaml-schema",
             invocation="${SYSTEM_COLLECTIONURI}${SYSTEM_TEAMPROJECT}/_build/results?buildId=${BUILD_BUILDID}",
-            repo_url="${BUILD_REPOSITORY_URI}", ref="${BUILD_SOURCEBRANCH}", commit="${BUILD_SOURCEVERSION}"))
-        lines += shell.docker_runs(security.cosign_runs(ctx, passthrough=("SIGSTORE_ID_TOKEN",)))
-        publish: dict[str, Any] = {
-            "task": "AzureCLI@2",
-            "displayName": "Publish: OIDC login, push, sign, attest SBOM and provenance",
-            "condition": f"and(succeeded(), eq(variables['Build.SourceBranch'], 'refs/heads/{branch}'))",
-            "inputs": {"azureSubscription": _connection(ctx, p), "scriptType": "bash",
-                       "scriptLocation": "inlineScript", "addSpnToEnvironment": True,
-                       "inlineScript": "\n".join(lines)},
-        }
-        if env:
-            publish["env"] = env
-        image_steps.append(publish)
+            repo_url="${BUILD_REPOSITORY_URI}", ref="${BUILD_SOURCEBRANCH}", commit="${BUILD_SOURCEVERSION}")]
+        sign += shell.docker_runs(security.cosign_runs(ctx, passthrough=("SIGSTORE_ID_TOKEN",)))
+        image_steps.append({"script": "\n".join(sign),
+                            "displayName": "Sign image, attest SBOM and SLSA provenance (Cosign keyless)",
+                            "condition": condition, "env": {"SIGSTORE_ID_TOKEN": "$(SIGSTORE_ID_TOKEN)"}})
     return {
         "trigger": trigger,
         "pr": {"branches": {"include": [branch]}},

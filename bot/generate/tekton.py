@@ -3,7 +3,8 @@
 Tasks: test (toolchain image), scan (every SAST/SCA and secret scanner as a step), image (BuildKit
 rootless to a local archive, scan, Syft SBOM), publish (OIDC login with a projected ServiceAccount
 token, `crane push`, results `IMAGE_URL`/`IMAGE_DIGEST` so Tekton Chains records SLSA provenance) and
-sign (Cosign keyless with a projected token of audience `sigstore`, SBOM attestation). Publish and sign
+sign (Cosign keyless with a projected token of audience `sigstore`: signature, SBOM and provenance
+attestations). Publish and sign
 run only from the push PipelineRun. Non-secret settings come from the ConfigMap `trustacks-ci-settings`,
 vendor tokens from the Secret `trustacks-ci-tokens`; no registry password is stored anywhere.
 API: https://tekton.dev/docs/pipelines/ (tekton.dev/v1)
@@ -26,6 +27,7 @@ TOOL = "tekton"
 API = "tekton.dev/v1"
 BUILDKIT_IMAGE = "moby/buildkit:v0.18.2-rootless"
 CRANE_IMAGE = "gcr.io/go-containerregistry/crane:debug"
+BUSYBOX_IMAGE = "busybox:1.37.0"
 GIT_CLONE_VERSION = "0.9"
 SETTINGS_CONFIGMAP = "trustacks-ci-settings"
 TOKENS_SECRET = "trustacks-ci-tokens"
@@ -164,14 +166,19 @@ def tasks(ctx: Context, p: CIPlan) -> dict[str, dict[str, Any]]:
         sign_steps = [_login_step(ctx, p)]
         if p.scan_post:
             sign_steps.append(_run_step(p.scan_post, extra_env=docker_env, mounts=[cfg_mount]))
+        sign_steps.append({"name": "provenance-predicate", "image": BUSYBOX_IMAGE, "workingDir": SOURCE,
+                           "script": "#!/bin/sh\nset -eu\n" + security.provenance_script(
+                               builder_id="https://tekton.dev/chains/v2", build_type="https://tekton.dev/docs/pipelines/",
+                               invocation="$(context.taskRun.namespace)/$(context.taskRun.name)",
+                               repo_url="$(params.repo-url)", ref="$(params.revision)", commit="$(params.revision)")})
         identity = (f"--identity-token={SIGSTORE_TOKEN_DIR}/oidc-token",)
         sig_mounts = [cfg_mount, {"name": "sigstore-token", "mountPath": SIGSTORE_TOKEN_DIR, "readOnly": True}]
-        for run in security.cosign_runs(ctx, identity=identity, provenance=False):
+        for run in security.cosign_runs(ctx, identity=identity):
             sign_steps.append(_run_step(run, extra_env=docker_env, mounts=sig_mounts))
         out[f"{svc}-sign"] = _task(
-            f"{svc}-sign", sign_steps, params=["image", "digest"],
+            f"{svc}-sign", sign_steps, params=["image", "digest", "repo-url", "revision"],
             volumes=[*volumes, _token_volume("sigstore-token", "sigstore")],
-            description="Sign the pushed digest and attest its SBOM with Cosign keyless")
+            description="Sign the pushed digest, attest its SBOM and SLSA provenance with Cosign keyless")
     return out
 
 
@@ -201,7 +208,9 @@ def pipeline(ctx: Context, p: CIPlan, names: list[str]) -> dict[str, Any]:
         pipeline_tasks.append({"name": "sign", "runAfter": ["publish"], "when": when,
                                "taskRef": {"name": f"{svc}-sign"},
                                "params": [{"name": "image", "value": "$(params.image)"},
-                                          {"name": "digest", "value": "$(tasks.publish.results.IMAGE_DIGEST)"}],
+                                          {"name": "digest", "value": "$(tasks.publish.results.IMAGE_DIGEST)"},
+                                          {"name": "repo-url", "value": "$(params.repo-url)"},
+                                          {"name": "revision", "value": "$(params.revision)"}],
                                "workspaces": ws})
     return {
         "apiVersion": API, "kind": "Pipeline", "metadata": {"name": f"{svc}-ci"},

@@ -135,7 +135,7 @@ def _java(service: Service, framework: str, version: str, names: set[str]) -> To
     if gradle:
         gradle_version = "8.14" if int(version) <= 21 else "9.2"
         build_image = f"gradle:{gradle_version}-jdk{version}"
-        test: tuple[str, ...] = ("gradle build --no-daemon",)
+        test: tuple[str, ...] = ("gradle check --no-daemon",)
     else:
         build_image = f"maven:3.9-eclipse-temurin-{version}"
         test = ("mvn -B -ntp verify",)
@@ -147,7 +147,8 @@ def _java(service: Service, framework: str, version: str, names: set[str]) -> To
 
 def _go(service: Service, framework: str, version: str, names: set[str]) -> Toolchain:
     return Toolchain("go", "go", version, service.port or DEFAULT_PORTS["go"], "go", f"golang:{version}-bookworm",
-                     "gcr.io/distroless/static-debian12:nonroot", ("go vet ./...", "go test ./..."), Health("tcp"))
+                     "gcr.io/distroless/static-debian12:nonroot", ("go build ./...", "go vet ./...", "go test ./..."),
+                     Health("tcp"))
 
 
 def _node(service: Service, framework: str, version: str, names: set[str]) -> Toolchain:
