@@ -33,10 +33,25 @@ _TEMPLATE = re.compile(r"(?<!\$)\{\{")
 
 
 def strategy_for(path: str, *texts: str | None) -> str:
-    """"yaml" for plain YAML files; "text" for anything else, templated YAML included."""
-    if path.lower().endswith(YAML_SUFFIXES) and not any(t and _TEMPLATE.search(t) for t in texts):
+    """"yaml" for YAML files; "text" for anything else and for templated YAML.
+
+    A `.yaml` file containing `{{ }}` (Helm, Jinja; not GitHub Actions' `${{ }}`) is a template when it
+    lives under a `templates/` directory or when it does not parse as YAML: it merges line-wise. A
+    file whose `{{ }}` sit inside quoted values is plain YAML and merges structurally.
+    """
+    if not path.lower().endswith(YAML_SUFFIXES):
+        return "text"
+    templated = [t for t in texts if t and _TEMPLATE.search(t)]
+    if not templated:
         return "yaml"
-    return "text"
+    if "templates" in path.replace("\\", "/").split("/")[:-1]:
+        return "text"
+    for text in templated:
+        try:
+            parse(_lf(text))
+        except YamlError:
+            return "text"
+    return "yaml"
 
 
 def merge_file(path: str, *, current: str | None, base: str | None, generated: str) -> MergeResult:

@@ -94,6 +94,7 @@ class _Merger:
         self.edits: list[Edit] = []
         self.notes: list[MergeNote] = []
         self.conflicts: list[MergeNote] = []
+        self._filled: dict[int, int] = {}  # empty flow collections -> items inserted so far
 
     # ------------------------------------------------------------------ documents
 
@@ -203,6 +204,7 @@ class _Merger:
         geff = effective(g, self.resolve)
         beff = effective(bm, self.resolve) if bm is not None else {}
         prev: tuple[Node, Node] | None = None
+        added = 0
         for gk, (gkey, gval) in geff.items():
             sub = _join(path, gkey)
             bentry = beff.get(gk)
@@ -218,6 +220,7 @@ class _Merger:
                     continue
                 if bval is not None and self.equal(cval, bval):
                     self.insert_entry(c, prev, gslot, sub)  # a local key overrides the merged one
+                    added += 1
                 else:
                     self.keep(sub, cval, gval, bval)
             elif bval is not None:
@@ -225,6 +228,7 @@ class _Merger:
                     self.conflict(sub, msg.YOU_REMOVED, theirs=gval)
             else:
                 self.insert_entry(c, prev, gslot, sub)
+                added += 1
         if bm is None:
             return
         doomed: list[int] = []
@@ -239,7 +243,7 @@ class _Merger:
                 doomed.append(i)
             else:
                 self.conflict(_join(path, ckey), msg.GENERATOR_REMOVED, ours=cval)
-        self.delete_entries(c, doomed, path)
+        self.delete_entries(c, doomed, path, root=cs.kind == "root", refilled=added > 0)
 
     def merge_seq(self, cs: Slot, b: Node | None, gs: Slot, path: str) -> None:
         c, g = cs.node, gs.node.deref()
@@ -256,6 +260,7 @@ class _Merger:
                 return
         scalars = all(i.deref().kind == SCALAR for i in (*citems, *gitems))
         after: int | None = None
+        added = 0
         matched: set[int] = set()
         for gi, gitem in enumerate(gitems):
             ci, bi = g2c[gi], g2b[gi]
@@ -274,6 +279,7 @@ class _Merger:
                 # new item after the one the generator put before it
                 where = (len(citems) - 1 if citems else None) if scalars else after
                 self.insert_item(c, where, gslot, sub)
+                added += 1
         if bs is None:
             return
         doomed: list[int] = []
@@ -285,7 +291,7 @@ class _Merger:
                 doomed.append(ci)
             else:
                 self.conflict(path + label(citem, self.resolve, ci), msg.GENERATOR_REMOVED, ours=citem)
-        self.delete_items(c, doomed, path)
+        self.delete_items(c, doomed, path, root=cs.kind == "root", refilled=added > 0)
 
     # ------------------------------------------------------------------ edits
 
@@ -342,8 +348,7 @@ class _Merger:
             elif c.items:
                 self._edit(c.items[0][0].start, c.items[0][0].start, text + ", ")
             else:
-                assert c.close is not None
-                self._edit(c.close, c.close, text)
+                self._fill_empty_flow(c, text)
             return
         col = c.col
         block = self.block_entry(gs, col)
@@ -364,8 +369,7 @@ class _Merger:
             elif c.items:
                 self._edit(c.items[0].start, c.items[0].start, flow + ", ")
             else:
-                assert c.close is not None
-                self._edit(c.close, c.close, flow)
+                self._fill_empty_flow(c, flow)
             return
         dash = c.items[0].dash
         if dash is None:
@@ -380,12 +384,21 @@ class _Merger:
         else:
             self._insert_before(dash, col, block)
 
-    def delete_entries(self, c: Node, doomed: list[int], path: str) -> None:
+    def _fill_empty_flow(self, c: Node, text: str) -> None:
+        assert c.close is not None
+        count = self._filled.get(id(c), 0)
+        self._filled[id(c)] = count + 1
+        self._edit(c.close, c.close, (", " if count else "") + text)
+
+    def delete_entries(self, c: Node, doomed: list[int], path: str, *, root: bool, refilled: bool) -> None:
         if not doomed:
             return
         spans = [(k.start, v.tend) for k, v in c.items]
         if c.flow:
             self._delete_flow(spans, doomed)
+            return
+        if len(doomed) == len(c.items) and not refilled:
+            self._empty_block(c, "{}", path, root=root)
             return
         cur = self.cur
         gone = set(doomed)
@@ -393,22 +406,26 @@ class _Merger:
         if 0 in gone and not cur.first_on_line(first_key.start):
             # the first key shares its line with "- ": cut up to the next surviving key instead
             run = 0
-            while run + 1 < len(c.items) and run + 1 in gone:
+            while run + 1 in gone:
                 run += 1
             if run + 1 < len(c.items):
-                self._edit(first_key.start, c.items[run + 1][0].start, "")
+                end = c.items[run + 1][0].start
             else:
-                self._edit(first_key.start, cur.content_end(c.items[run][1].tend), "{}")
+                end = cur.content_end(c.items[run][1].tend)
+            self._edit(first_key.start, end, "")
             gone -= set(range(run + 1))
         for i in sorted(gone):
             key, value = c.items[i]
             self._delete_lines(key.start, value.tend)
 
-    def delete_items(self, c: Node, doomed: list[int], path: str) -> None:
+    def delete_items(self, c: Node, doomed: list[int], path: str, *, root: bool, refilled: bool) -> None:
         if not doomed:
             return
         if c.flow:
             self._delete_flow([(i.start, i.tend) for i in c.items], doomed)
+            return
+        if len(doomed) == len(c.items) and not refilled:
+            self._empty_block(c, "[]", path, root=root)
             return
         for i in doomed:
             item = c.items[i]
@@ -416,6 +433,24 @@ class _Merger:
                 self.conflict(path + label(item, self.resolve, i), msg.CANNOT_EDIT, ours=item, theirs=None, why="unusual list layout")
                 continue
             self._delete_lines(item.dash, item.tend)
+
+    def _empty_block(self, c: Node, empty: str, path: str, *, root: bool) -> None:
+        """Every entry of a block collection goes: write `key: {}` / `- []` instead of a dangling null."""
+        text = self.cur.text
+        first = c.items[0][0].start if c.kind == MAP else c.items[0].dash
+        if first is None:
+            self.conflict(path, msg.CANNOT_EDIT, ours=c, theirs=None, why="unusual layout")
+            return
+        end = self.cur.content_end(c.tend)
+        back = first - 1
+        while back >= 0 and text[back] in " \t\r\n":
+            back -= 1
+        if root or back < 0:
+            self._edit(first, end, empty)  # a document root stands alone
+        elif text[back] in ":-" and "#" not in text[self.cur.line_start(back) : back]:
+            self._edit(back + 1, end, " " + empty)
+        else:
+            self.conflict(path, msg.CANNOT_EDIT, ours=c, theirs=None, why="a comment sits before the value")
 
     def _delete_flow(self, spans: list[tuple[int, int]], doomed: list[int]) -> None:
         gone = set(doomed)
@@ -482,6 +517,8 @@ class _Merger:
 
     def render_flow(self, node: Node) -> str | None:
         """The value on one line, usable inside `[...]`/`{...}` (JSON is valid YAML flow)."""
+        if node.kind == SCALAR and node.start == node.tend:
+            return "null"  # an empty value (`key:` or `- `) has no text of its own
         if node.pure and node.anchor is None and not node.multiline:
             if node.kind == SCALAR and node.style not in _BLOCK_STYLES:
                 if node.style is not None or not any(ch in node.text for ch in ",[]{}"):

@@ -1,0 +1,50 @@
+"""Shared helpers for the merge tests: loading YAML as plain data and dumping it in several styles."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "merge"
+
+#: (mapping indent, sequence indent, sequence dash offset, default_flow_style)
+STYLES = [(2, 2, 0, False), (2, 4, 2, False), (4, 4, 2, False), (2, 2, 0, None)]
+
+
+def load_all(text: str) -> list[Any]:
+    """Plain data as YAML 1.2 reads it (ruamel's safe loader); the reference the merge is judged by."""
+    return list(YAML(typ="safe", pure=True).load_all(text))
+
+
+def load(text: str) -> Any:
+    docs = load_all(text)
+    assert len(docs) == 1, docs
+    return docs[0]
+
+
+def dump(data: Any, style: tuple[int, int, int, bool | None] = STYLES[0]) -> str:
+    """`data` written by ruamel in one of several layouts (a different formatter than the human's)."""
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    mapping, sequence, offset, flow = style
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    yaml.default_flow_style = flow
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def dump_all(docs: list[Any]) -> str:
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    out = io.StringIO()
+    yaml.dump_all(docs, out)
+    return out.getvalue()
+
+
+def read_text(path: Path) -> str:
+    """A fixture exactly as stored: no newline translation, BOM kept."""
+    return path.read_bytes().decode("utf-8")
