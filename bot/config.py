@@ -76,8 +76,13 @@ class Settings:
     github_private_key_file: Path | None = None
     github_private_key: Secret | None = field(default=None, repr=False)
     gitlab_url: str = "https://gitlab.com"
+    github_api_url: str = "https://api.github.com"
     gitlab_api_token: Secret | None = None
     platform_repo: str | None = None
+    #: compliance packs loaded on top of the constitution (names under rules/packs/)
+    packs: tuple[str, ...] = ()
+    #: fnmatch patterns of commit emails that do not count as a human edit of a bot branch
+    ignore_emails: tuple[str, ...] = ()
     dry_run: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
@@ -125,10 +130,13 @@ _KEYS: dict[str, tuple[str, str]] = {
     "GITHUB_APP_ID": ("posint", "github_app_id"),
     "GITHUB_PRIVATE_KEY_FILE": ("path", "github_private_key_file"),
     "GITLAB_URL": ("url", "gitlab_url"),
+    "GITHUB_API_URL": ("url", "github_api_url"),
     "GITLAB_API_TOKEN": ("secret", "gitlab_api_token"),
     "DATABASE_URL": ("str", "database_url"),
     "DATA_DIR": ("path", "data_dir"),
     "PLATFORM_REPO": ("str", "platform_repo"),
+    "POLICY_PACKS": ("list", "packs"),
+    "IGNORE_EMAILS": ("list", "ignore_emails"),
     "DRY_RUN": ("bool", "dry_run"),
     "HOST": ("str", "host"),
     "PORT": ("port", "port"),
@@ -252,6 +260,9 @@ def _parse(kind: str, key: str, raw: Any) -> Any:
         if not text:
             raise ConfigError(f"{name} is set but empty")
         return Path(text).expanduser()
+    if kind == "list":
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
     if kind == "url":
         if urlsplit(text).scheme not in ("http", "https"):
             raise ConfigError(f"{name}: expected an http(s) URL, got {text!r}")

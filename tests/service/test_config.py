@@ -134,6 +134,18 @@ def test_values_parse(tmp_path):
     assert s.platform_repo == "acme/platform" and s.port == 8080  # empty means default
 
 
+def test_lists_and_urls_for_the_handlers(tmp_path):
+    s = load_settings(env(tmp_path, TRUSTACKS_POLICY_PACKS="soc2, pci-dss,", TRUSTACKS_IGNORE_EMAILS="*[bot]@users.noreply.github.com",
+                          TRUSTACKS_GITHUB_API_URL="https://ghe.example.com/api/v3/"))
+    assert s.packs == ("soc2", "pci-dss")
+    assert s.ignore_emails == ("*[bot]@users.noreply.github.com",)
+    assert s.github_api_url == "https://ghe.example.com/api/v3"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('policy_packs = ["hipaa"]\ngitlab_webhook_token = "t"\n')
+    assert load_settings({"TRUSTACKS_DATA_DIR": str(tmp_path)}, cfg).packs == ("hipaa",)
+    assert load_settings(env(tmp_path)).packs == ()
+
+
 def test_data_dir_that_is_a_file_is_refused(tmp_path):
     f = tmp_path / "file"
     f.write_text("")
