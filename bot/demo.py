@@ -25,6 +25,8 @@ ORG = "acme"
 PLATFORM = f"{ORG}/platform"
 DEMO_MARKER = ".trustacks-demo"
 DEFAULT_APP = "payments-fastapi"
+PACKS = ("soc2",)
+POLICY_REVISION = "1.0.0"
 
 
 class DemoError(RuntimeError):
@@ -106,7 +108,10 @@ class Printer:
 
 async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: bool = False) -> int:
     from bot import pipeline
+    from bot.audit import AuditLog
     from bot.policy import PolicyEngine
+    from bot.policy.bundle import build_verified_rules
+    from bot.policy.engine import default_rules_dir
 
     out = Printer(quiet=quiet)
     forge_dir = workdir / "forge"
@@ -123,11 +128,15 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         out.info(f"  {app_repo}: {len(await forge.list_files(app_repo))} files from {app_dir}")
         out.info(f"  {PLATFORM}: empty platform repo")
 
-        out.step("Loading policy (constitution and packs)")
-        policy = PolicyEngine.load(packs=("soc2",))
-        for layer, rev in sorted(policy.revisions.items()):
-            out.info(f"  {layer}: revision {rev}")
-        flow = pipeline.Flow(forge=forge, policy=policy, platform_repo=PLATFORM)
+        out.step("Building, signing and verifying the policy bundles (constitution, SOC 2 pack)")
+        signed = build_verified_rules(default_rules_dir(), workdir=workdir / "policy", revision=POLICY_REVISION,
+                                      packs=PACKS)
+        for layer, bundle in sorted(signed.bundles.items()):
+            out.info(f"  {layer}: revision {bundle.revision}, {len(bundle.files)} files, signature verified "
+                     f"(key {bundle.key_id})")
+        policy = PolicyEngine.load(rules_dir=signed.rules_dir, packs=PACKS)
+        audit = AuditLog(workdir / "audit.db")
+        flow = pipeline.Flow(forge=forge, policy=policy, platform_repo=PLATFORM, audit=audit)
 
         out.step(f"Discovering {app_repo}")
         result = await pipeline.discover_repo(forge, app_repo)
@@ -187,9 +196,16 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
             if forge.bot_email in first_parent:
                 raise DemoError(f"the bot committed directly to {repo}@{default}")
             del bot_commits
+        out.step("Audit: every policy decision, hash-chained")
+        verification = audit.verify()
+        out.info(f"  {verification.summary()}")
+        if not verification.ok:
+            raise DemoError("the audit log does not verify")
+
         out.step("Done")
         out.info(f"  Bare repositories: {forge_dir / 'repos'}")
         out.info(f"  PRs, comments and checks: {forge_dir / 'forge.db'} (SQLite)")
+        out.info(f"  Audit log: {workdir / 'audit.db'}  (trustacks audit verify --db {workdir / 'audit.db'})")
         out.info(f"  Try: git --git-dir {forge.repo_path(PLATFORM)} log --all --graph --oneline")
         return 0
     finally:

@@ -57,6 +57,10 @@ class Flow:
     #: author/committer emails (globs) of other automation whose commits do not count as human edits
     ignore_emails: Sequence[str] = ()
     progress: Callable[[str], None] = lambda msg: None
+    #: bot.audit.AuditLog: every decision is appended to the hash-chained log when set
+    audit: "object | None" = None
+    actor: str = "trustacks[bot]"
+    delivery_id: str = ""
 
 
 @dataclass
@@ -271,8 +275,15 @@ def _version() -> str:
 
 
 async def evaluate(flow: Flow, proposal: Proposal, profile: Profile | None) -> Decision:
-    """The policy verdict; fails closed (the engine turns its own errors into a denial)."""
-    return flow.policy.evaluate(proposal, profile)  # type: ignore[attr-defined]
+    """The policy verdict; fails closed (the engine turns its own errors into a denial). Audited."""
+    decision: Decision = flow.policy.evaluate(proposal, profile)  # type: ignore[attr-defined]
+    if flow.audit is not None:
+        digest = proposal.input_hash or input_hash(proposal.kind.value, proposal.repo,
+                                                   [(f.path, f.new) for f in proposal.files])
+        flow.audit.append_decision(  # type: ignore[attr-defined]
+            decision, input_digest=digest, actor=flow.actor, delivery_id=flow.delivery_id,
+            repo=proposal.repo, subject=proposal.title)
+    return decision
 
 
 def render_body(flow: Flow, proposal: Proposal, decision: Decision, profile: Profile | None) -> str:
