@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import inspect
 import json
+import logging
 import signal
 import sys
 from typing import Awaitable, Callable, Mapping
@@ -49,9 +51,10 @@ async def run_service(
     stop: asyncio.Event | None = None,
     on_listening: Callable[[str, int], None] | None = None,
 ) -> None:
-    """Run the web app and the worker pool until `stop` is set (or SIGTERM/SIGINT), then drain."""
-    import logging
+    """Run the web app and the worker pool until `stop` is set (or SIGTERM/SIGINT), then drain.
 
+    `ready_checks` join the store check in /readyz; a dispatcher with an `aclose()` attribute is
+    closed after the workers stop."""
     from aiohttp import web
 
     from bot.metrics import Metrics
@@ -115,8 +118,22 @@ async def run_service(
             loop.remove_signal_handler(sig)
         await runner.cleanup()  # readiness 503, listener closed, in-flight requests answered
         await pool.stop(grace=settings.shutdown_grace_seconds)
+        await _close_dispatcher(dispatcher, log)
         await store.close()
         log.info("stopped")
+
+
+async def _close_dispatcher(dispatcher: Dispatcher, log: logging.Logger) -> None:
+    """Let the dispatcher release what it holds (HTTP sessions): an optional `aclose()` attribute."""
+    aclose = getattr(dispatcher, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        result = aclose()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # shutting down anyway: report, do not mask the exit
+        log.exception("dispatcher close failed")
 
 
 # --------------------------------------------------------------------------- trustacks serve

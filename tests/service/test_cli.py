@@ -134,3 +134,31 @@ def test_jobs_retry_and_show(env):
     assert '"attempts": 0' in shown.output and '"state": "queued"' in shown.output
     assert "last error:\nForgeError: 404 Not Found" in shown.output and '"x": 1' not in shown.output
     assert run(["jobs", "show", "99"], env).exit_code == 1
+
+
+async def test_run_service_drains_and_closes_the_dispatcher(tmp_path):
+    import asyncio as aio
+
+    from bot.serve_cli import run_service
+
+    from .conftest import make_settings
+
+    settings = make_settings(tmp_path, TRUSTACKS_PORT="0")
+    closed = []
+
+    async def dispatch(job):
+        return None
+
+    async def aclose():
+        closed.append(True)
+
+    dispatch.aclose = aclose  # type: ignore[attr-defined]
+    stop = aio.Event()
+    ports = []
+    task = aio.create_task(run_service(settings, dispatch, stop=stop, on_listening=lambda h, p: ports.append(p)))
+    while not ports:
+        await aio.sleep(0.01)
+    assert ports[0] > 0
+    stop.set()
+    await aio.wait_for(task, 10)
+    assert closed == [True]
