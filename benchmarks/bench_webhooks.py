@@ -291,8 +291,8 @@ def main() -> None:
         counts = asyncio.run(stored())
 
     bare, ours = res["bare"], res["trustacks"]
-    print(f"webhook ingress, loopback, {os.cpu_count()} CPUs, ~10 KB signed deliveries, {args.rounds} interleaved rounds "
-          f"(medians); server env {extra or 'defaults'}")
+    print(f"webhook ingress, loopback, {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}), ~10 KB signed "
+          f"deliveries, {args.rounds} interleaved rounds (medians); server env {extra or 'defaults'}")
     print(f"{'':34}{'bare aiohttp':>14}{'trustacks':>14}{'ratio':>9}")
     rows = [
         (f"open loop {args.rate:.0f}/s: achieved rps", "rate", "rps"),
