@@ -46,8 +46,15 @@ def label(item: Node, resolve: Callable[[str], Any], position: int) -> str:
     return f"[{position}]"
 
 
-def match(left: list[Node], right: list[Node], resolve: Callable[[str], Any]) -> list[int | None]:
-    """For each item of `left`, the index of its counterpart in `right` (or None); one-to-one, in order."""
+def match(
+    left: list[Node], right: list[Node], resolve: Callable[[str], Any], *, by_shape: bool = False
+) -> list[int | None]:
+    """For each item of `left`, the index of its counterpart in `right` (or None); one-to-one, in order.
+
+    `by_shape` (used only against the base) also pairs leftover mappings without identity keys that
+    have the same set of keys, in order: the generator's `- git: {...}` whose URL changed is the
+    same item as the one it generated last time, not a removal plus an addition.
+    """
     result: list[int | None] = [None] * len(left)
     taken = [False] * len(right)
     left_ids = [identity_keys(i, resolve) for i in left]
@@ -76,7 +83,24 @@ def match(left: list[Node], right: list[Node], resolve: Callable[[str], Any]) ->
                 taken[j] = True
                 result[i] = j
                 break
+
+    # pass 3 (optional): anonymous records of the same shape, in order
+    if by_shape:
+        for i, item in enumerate(left):
+            shape = _shape(item) if result[i] is None and not left_ids[i] else None
+            if shape is None:
+                continue
+            for j, other in enumerate(right):
+                if not taken[j] and not right_ids[j] and _shape(other) == shape:
+                    taken[j] = True
+                    result[i] = j
+                    break
     return result
+
+
+def _shape(item: Node) -> frozenset[Any] | None:
+    item = item.deref()
+    return frozenset(item.index) if item.kind == MAP else None
 
 
 def _primary(ids: dict[str, Any], item: Node, resolve: Callable[[str], Any]) -> Any:
@@ -106,3 +130,29 @@ def document_identity(root: Node | None, resolve: Callable[[str], Any]) -> Any:
         canon(namespace[1], resolve) if namespace else None,
         canon(name[1], resolve),
     )
+
+
+def match_documents(left: list[Node], right: list[Node], resolve: Callable[[str], Any]) -> list[int | None]:
+    """Pair the documents of two streams (roots given): one each, by position; else by Kubernetes
+    identity, then by kind and name (a namespace change is an update), then by position among the
+    documents that have no identity."""
+    if len(left) == 1 and len(right) == 1:
+        return [0]
+    result: list[int | None] = [None] * len(left)
+    taken: set[int] = set()
+    left_ids = [document_identity(n, resolve) for n in left]
+    right_ids = [document_identity(n, resolve) for n in right]
+    for key in (lambda i: i, lambda i: (i[0], i[2])):
+        for li, lid in enumerate(left_ids):
+            if result[li] is not None or lid is None:
+                continue
+            for ri, rid in enumerate(right_ids):
+                if ri not in taken and rid is not None and key(rid) == key(lid):
+                    result[li] = ri
+                    taken.add(ri)
+                    break
+    anonymous = [ri for ri, rid in enumerate(right_ids) if rid is None]
+    for li, lid in enumerate(left_ids):
+        if lid is None and anonymous:
+            result[li] = anonymous.pop(0)
+    return result

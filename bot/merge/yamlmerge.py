@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.merge import messages as msg
-from bot.merge.identity import document_identity, label, match
+from bot.merge.identity import document_identity, label, match, match_documents
 from bot.merge.splice import Edit, OverlapError, apply_edits, reindent, to_newline
 from bot.merge.yamldoc import (
     ALIAS,
@@ -108,39 +108,56 @@ class _Merger:
             sep = "" if not self.cur.text or self.cur.text.endswith("\n") else "\n"
             self._edit(len(self.cur.text), len(self.cur.text), sep + text)
             return
-        cmap = self._doc_index(cdocs)
-        bmap = self._doc_index([d for d in self.base.docs if d.root is not None]) if self.base else {}
-        gmap = self._doc_index(gdocs)
+        bdocs = [d for d in self.base.docs if d.root is not None] if self.base else []
+        roots = lambda docs: [d.root for d in docs]  # noqa: E731
+        g2c = match_documents(roots(gdocs), roots(cdocs), self.resolve)
+        g2b = match_documents(roots(gdocs), roots(bdocs), self.resolve) if bdocs else [None] * len(gdocs)
+        c2b = match_documents(roots(cdocs), roots(bdocs), self.resolve) if bdocs else [None] * len(cdocs)
         multi = len(gdocs) > 1 or len(cdocs) > 1
-        for ident, gdoc in gmap.items():
-            prefix = _doc_label(ident) + ": " if multi else ""
-            cdoc, bdoc = cmap.get(ident), bmap.get(ident)
+        for gi, gdoc in enumerate(gdocs):
+            name = self._doc_label(gdoc, gi)
+            prefix = name + ": " if multi else ""
+            ci, bi = g2c[gi], g2b[gi]
             groot = gdoc.root
             assert groot is not None
-            if cdoc is not None:
-                assert cdoc.root is not None
+            if ci is not None:
                 self.merge_value(
-                    Slot("root", cdoc.root), bdoc.root if bdoc else None, Slot("root", groot), prefix
+                    Slot("root", cdocs[ci].root), bdocs[bi].root if bi is not None else None, Slot("root", groot), prefix
                 )
-            elif bdoc is not None:
-                if not self.equal(bdoc.root, groot):
-                    self.conflict(prefix or "(document)", msg.YOU_REMOVED, theirs=groot)
+            elif bi is not None:
+                if not self.equal(bdocs[bi].root, groot):
+                    self.conflict(name, msg.YOU_REMOVED, theirs=groot)
             else:
                 self.append_document(gdoc)
-        for ident, cdoc in cmap.items():
-            if ident not in gmap and ident in bmap:
-                self.note(_doc_label(ident), msg.DOCUMENT_KEPT)
+        matched = set(g2c)
+        for ci, cdoc in enumerate(cdocs):
+            bi = c2b[ci]
+            if ci in matched or bi is None:
+                continue  # still generated, or added by the human
+            if self.equal(cdoc.root, bdocs[bi].root):
+                self.delete_document(cdoc)
+            else:
+                self.conflict(self._doc_label(cdoc, ci), msg.GENERATOR_REMOVED, ours=cdoc.root)
 
-    def _doc_index(self, docs: list[Document]) -> dict[Any, Document]:
-        out: dict[Any, Document] = {}
-        ordinal = 0
-        for doc in docs:
-            ident = document_identity(doc.root, self.resolve)
-            if ident is None or ident in out:
-                ident = ("#", ordinal)
-                ordinal += 1
-            out[ident] = doc
-        return out
+    def delete_document(self, doc: Document) -> None:
+        """Remove a document from its `---` (or its first line) up to the next document."""
+        cur = self.cur
+        docs = cur.docs
+        i = docs.index(doc)
+        start = cur.line_start(doc.start if doc.explicit_start else doc.root.start)  # type: ignore[union-attr]
+        if i + 1 < len(docs):
+            nxt = docs[i + 1]
+            end = cur.line_start(nxt.start if nxt.explicit_start else nxt.root.start)  # type: ignore[union-attr]
+        else:
+            end = len(cur.text)
+        self._edit(start, end, "")
+
+    def _doc_label(self, doc: Document, position: int) -> str:
+        ident = document_identity(doc.root, self.resolve)
+        if ident is None:
+            return f"document {position + 1}"
+        kind, namespace, name = ident
+        return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
     def append_document(self, gdoc: Document) -> None:
         root = gdoc.root
@@ -251,14 +268,25 @@ class _Merger:
         citems, gitems = c.items, g.items
         bitems = bs.items if bs is not None else []
         g2c = match(gitems, citems, self.resolve)
-        g2b = match(gitems, bitems, self.resolve) if bs is not None else [None] * len(gitems)
-        c2b = match(citems, bitems, self.resolve) if bs is not None else [None] * len(citems)
+        g2b = match(gitems, bitems, self.resolve, by_shape=True) if bs is not None else [None] * len(gitems)
+        c2b = match(citems, bitems, self.resolve, by_shape=True) if bs is not None else [None] * len(citems)
+        if bs is not None:
+            # items that descend from the same base item are the same item, even if both changed it
+            b2c = {bi: ci for ci, bi in enumerate(c2b) if bi is not None}
+            taken = {ci for ci in g2c if ci is not None}
+            for gi, bi in enumerate(g2b):
+                ci = b2c.get(bi) if bi is not None else None
+                if g2c[gi] is None and ci is not None and ci not in taken:
+                    g2c[gi] = ci
+                    taken.add(ci)
+        scalars = all(i.deref().kind == SCALAR for i in (*citems, *gitems))
         if bs is not None and self.equal(c, bs):
+            # untouched by the human: if keeping the human's order (and appending) would not give the
+            # generator's list, take the generator's list as a whole
             order = [ci for ci in g2c if ci is not None]
-            if order != sorted(order):  # untouched by the human, reordered by the generator
+            if order != sorted(order) or (scalars and not self._appending_gives(citems, gitems, g2c)):
                 self.replace(cs, gs, path)
                 return
-        scalars = all(i.deref().kind == SCALAR for i in (*citems, *gitems))
         after: int | None = None
         added = 0
         matched: set[int] = set()
@@ -292,6 +320,12 @@ class _Merger:
             else:
                 self.conflict(path + label(citem, self.resolve, ci), msg.GENERATOR_REMOVED, ours=citem)
         self.delete_items(c, doomed, path, root=cs.kind == "root", refilled=added > 0)
+
+    def _appending_gives(self, citems: list[Node], gitems: list[Node], g2c: list[int | None]) -> bool:
+        kept = sorted(ci for ci in g2c if ci is not None)
+        new = [gi for gi, ci in enumerate(g2c) if ci is None]
+        predicted = [canon(citems[ci], self.resolve) for ci in kept] + [canon(gitems[gi], self.resolve) for gi in new]
+        return predicted == [canon(g, self.resolve) for g in gitems]
 
     # ------------------------------------------------------------------ edits
 
@@ -595,13 +629,6 @@ def _join(path: str, key: Node) -> str:
     if "." in name or " " in name:
         name = f'"{name}"'
     return f"{path}.{name}" if path and not path.endswith(": ") else f"{path}{name}"
-
-
-def _doc_label(ident: Any) -> str:
-    if ident[0] == "#":
-        return f"document {ident[1] + 1}"
-    kind, namespace, name = ident
-    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
 def _inline_scalar(node: Node) -> bool:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "merge"
 
@@ -14,9 +16,26 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "merge"
 STYLES = [(2, 2, 0, False), (2, 4, 2, False), (4, 4, 2, False), (2, 2, 0, None)]
 
 
+class _LocalTags(SafeConstructor):
+    """The safe constructor, plus `!local` tags (GitLab's `!reference`, CloudFormation's `!Ref`) as pairs."""
+
+
+def _local_tag(constructor: SafeConstructor, suffix: str, node: Any) -> Any:
+    if isinstance(node, SequenceNode):
+        return (f"!{suffix}", constructor.construct_sequence(node, deep=True))
+    if isinstance(node, MappingNode):
+        return (f"!{suffix}", constructor.construct_mapping(node, deep=True))
+    return (f"!{suffix}", constructor.construct_scalar(node))
+
+
+_LocalTags.add_multi_constructor("!", _local_tag)
+
+
 def load_all(text: str) -> list[Any]:
     """Plain data as YAML 1.2 reads it (ruamel's safe loader); the reference the merge is judged by."""
-    return list(YAML(typ="safe", pure=True).load_all(text))
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _LocalTags
+    return list(yaml.load_all(text))
 
 
 def load(text: str) -> Any:
