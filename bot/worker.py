@@ -65,6 +65,7 @@ def describe_error(exc: BaseException, *, redact: Callable[[str], str] = lambda 
 @dataclass
 class _Running:
     job: Job
+    held_until: float
     handler: asyncio.Task[None] | None = None
     cancel_reason: str | None = None
 
@@ -104,6 +105,7 @@ class WorkerPool:
         self._runners: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._renew_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_prune = 0.0
 
@@ -116,6 +118,7 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task = asyncio.create_task(self._lease_loop(), name=f"trustacks-worker-{self.worker_id}")
+        self._renew_task = asyncio.create_task(self._renew_loop(), name=f"trustacks-renew-{self.worker_id}")
         log.info("worker pool started", extra={"worker_id": self.worker_id, "concurrency": self.concurrency})
 
     def notify(self) -> None:
@@ -143,6 +146,10 @@ class WorkerPool:
                     if record.handler is not None:
                         record.handler.cancel()
                 await asyncio.wait(pending)
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+            await asyncio.gather(self._renew_task, return_exceptions=True)
+            self._renew_task = None
         log.info("worker pool stopped", extra={"worker_id": self.worker_id})
 
     # -- leasing
@@ -178,7 +185,7 @@ class WorkerPool:
                 pass
 
     def _spawn(self, job: Job) -> None:
-        self._running[job.id] = _Running(job)
+        self._running[job.id] = _Running(job, held_until=self.clock() + self.store.lease_seconds)
         runner = asyncio.create_task(self._run(job), name=f"trustacks-job-{job.id}")
         self._runners.add(runner)
 
@@ -206,11 +213,10 @@ class WorkerPool:
     async def _run(self, job: Job) -> None:
         record = self._running[job.id]
         with log_context(delivery_id=job.delivery_id, job_id=job.id, forge=job.forge, forge_event=job.event):
-            log.info("job started", extra={"attempt": job.attempts, "worker_id": self.worker_id})
+            log.debug("job started", extra={"attempt": job.attempts, "worker_id": self.worker_id})
             self.metrics.jobs_running.inc()
             started = time.perf_counter()
             record.handler = asyncio.create_task(self.dispatcher(job))
-            renewer = asyncio.create_task(self._renew_loop(record))
             error: BaseException | None = None
             try:
                 await record.handler
@@ -225,7 +231,6 @@ class WorkerPool:
                 error = exc
                 outcome = "dead" if job.attempts >= self.store.max_attempts else "retry"
             finally:
-                renewer.cancel()
                 self.metrics.jobs_running.dec()
                 self.metrics.job_run_seconds.labels(job.event).observe(time.perf_counter() - started)
             await self._finish(job, outcome, error)
@@ -266,22 +271,30 @@ class WorkerPool:
             return
         self.metrics.jobs.labels(job.event, outcome if held or outcome == "lease_lost" else "lease_lost").inc()
 
-    async def _renew_loop(self, record: _Running) -> None:
-        job = record.job
+    async def _renew_loop(self) -> None:
+        """One task for the pool: every third of the lease, renew the lease of each running job.
+
+        A job whose lease cannot be renewed (taken over after this process stalled, or the store
+        unreachable until the lease ran out) has its handler cancelled: it runs elsewhere now.
+        """
         interval = max(0.05, self.store.lease_seconds / 3)
-        held_until = self.clock() + self.store.lease_seconds
         while True:
             await asyncio.sleep(interval)
-            try:
-                if await self.store.renew(job):
-                    held_until = self.clock() + self.store.lease_seconds
-                    continue
-            except StoreError as exc:
-                self.metrics.store_errors.labels("renew").inc()
+            records = [r for r in self._running.values() if r.handler is not None and not r.handler.done()]
+            if records:
+                await asyncio.gather(*(self._renew(r) for r in records))
+
+    async def _renew(self, record: _Running) -> None:
+        try:
+            if await self.store.renew(record.job):
+                record.held_until = self.clock() + self.store.lease_seconds
+                return
+        except StoreError as exc:
+            self.metrics.store_errors.labels("renew").inc()
+            with log_context(delivery_id=record.job.delivery_id, job_id=record.job.id):
                 log.warning("lease renewal failed: %s", exc)
-                if self.clock() < held_until:
-                    continue
-            record.cancel_reason = "lease_lost"
-            if record.handler is not None:
-                record.handler.cancel()
-            return
+            if self.clock() < record.held_until:
+                return
+        record.cancel_reason = "lease_lost"
+        if record.handler is not None:
+            record.handler.cancel()

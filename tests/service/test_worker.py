@@ -221,6 +221,34 @@ async def test_lost_lease_cancels_the_handler_and_writes_nothing(tmp_path):
     await store.close()
 
 
+async def test_store_outage_keeps_the_job_until_its_lease_would_have_run_out(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'q.db'}", lease_seconds=0.6)
+    cancelled_at: list[float] = []
+
+    async def slow(job):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled_at.append(time.monotonic())
+            raise
+
+    async def renew_down(job):
+        raise StoreError("connection refused")
+
+    store.renew = renew_down  # type: ignore[method-assign]
+    metrics = Metrics()
+    pool = pool_for(store, slow, metrics=metrics)
+    await store.enqueue(delivery(1))
+    t0 = time.monotonic()
+    await pool.start()
+    await until(lambda: _const(bool(cancelled_at)))
+    await pool.stop(grace=1)
+    # renewals failed from the first tick (0.2 s), but the handler ran on while the lease was still ours
+    assert cancelled_at[0] - t0 >= 0.55
+    assert metrics.registry.get_sample_value("trustacks_store_errors_total", {"operation": "renew"}) >= 2
+    await store.close()
+
+
 async def _const(value: bool) -> bool:
     return value
 
@@ -360,7 +388,7 @@ async def test_a_wake_up_during_a_lease_call_is_not_lost(tmp_path, monkeypatch):
 
 async def test_every_job_log_line_carries_delivery_and_job_ids(tmp_path):
     stream = io.StringIO()
-    handler = configure_logging("INFO", secrets=[CANARY], stream=stream)
+    handler = configure_logging("DEBUG", secrets=[CANARY], stream=stream)
     store = open_store(f"sqlite:///{tmp_path / 'q.db'}", max_attempts=2)
     try:
         async def dispatch(job):
