@@ -45,6 +45,7 @@ from bot.merge.yamldoc import (
 from bot.models import MergeNote
 
 _BLOCK_STYLES = ("|", ">")
+SHOW_MAX = 80  # characters of a value shown in a note
 
 
 @dataclass
@@ -389,7 +390,10 @@ class _Merger:
         if block is None:
             self.conflict(path, msg.CANNOT_EDIT, ours=None, theirs=gs.node, why="value cannot be rendered")
         elif prev is not None:
-            self._insert_after(prev[1].tend, col, block)
+            i = next(n for n, entry in enumerate(c.items) if entry[1] is prev[1])
+            anchors = [k.start for k, _ in c.items]
+            ends = [v.tend for _, v in c.items]
+            self._insert_after(prev[1].tend, col, block, **self._neighbours(anchors, ends, i))
         else:
             self._insert_before(c.items[0][0].start, col, block)
 
@@ -414,7 +418,9 @@ class _Merger:
         if block is None:
             self.conflict(path, msg.CANNOT_EDIT, ours=None, theirs=gs.node, why="item cannot be rendered")
         elif after is not None:
-            self._insert_after(c.items[after].tend, col, block)
+            anchors = [item.dash if item.dash is not None else item.start for item in c.items]
+            ends = [item.tend for item in c.items]
+            self._insert_after(c.items[after].tend, col, block, **self._neighbours(anchors, ends, after))
         else:
             self._insert_before(dash, col, block)
 
@@ -506,17 +512,62 @@ class _Merger:
                 self._edit(spans[i - 1][1], spans[j][1], "")
             i = j + 1
 
-    def _delete_lines(self, start: int, tend: int) -> None:
-        cur = self.cur
-        end = cur.next_line_start(tend)
-        self._edit(cur.line_start(start), len(cur.text) if end is None else end, "")
+    def _neighbours(self, anchors: list[int], ends: list[int], i: int) -> dict[str, Any]:
+        """Where the sibling after item `i` starts, and whether the human separates siblings by blank lines."""
+        if i + 1 < len(anchors):
+            return {"next_start": anchors[i + 1], "spaced": False}
+        spaced = i > 0 and self._gap_starts_blank(ends[i - 1], anchors[i])
+        return {"next_start": None, "spaced": spaced}
 
-    def _insert_after(self, tend: int, col: int, block: str) -> None:
+    def _gap_starts_blank(self, tend: int, next_start: int) -> bool:
         pos = self.cur.next_line_start(tend)
         if pos is None:
-            self._edit(len(self.cur.text), len(self.cur.text), "\n" + " " * col + block)
-        else:
-            self._edit(pos, pos, " " * col + block + "\n")
+            return False
+        stop = self.cur.line_start(next_start)
+        return pos < stop and self._blank_at(pos)
+
+    def _blank_at(self, line_start: int) -> bool:
+        end = self.cur.text.find("\n", line_start)
+        return not self.cur.text[line_start : len(self.cur.text) if end == -1 else end].strip()
+
+    def _delete_lines(self, start: int, tend: int) -> None:
+        """Remove whole lines; where siblings are separated by blank lines, one separator goes too."""
+        cur = self.cur
+        text = cur.text
+        begin = cur.line_start(start)
+        end = cur.next_line_start(tend)
+        end = len(text) if end is None else end
+        if begin > 0 and self._blank_at(cur.line_start(begin - 1)):
+            after = end
+            while after < len(text) and self._blank_at(after):
+                nxt = cur.next_line_start(after + 1)
+                after = len(text) if nxt is None else nxt
+            if end < after < len(text):
+                end = after  # eat the blank lines that separated this entry from the next
+            elif after >= len(text):
+                while begin > 0 and self._blank_at(cur.line_start(begin - 1)):
+                    begin = cur.line_start(begin - 1)  # the last entry: eat the blank lines before it
+        self._edit(begin, end, "")
+
+    def _insert_after(
+        self, tend: int, col: int, block: str, *, next_start: int | None = None, spaced: bool = False
+    ) -> None:
+        """Insert a block on the lines after `tend`, keeping the human's blank-line separation."""
+        cur = self.cur
+        pos = cur.next_line_start(tend)
+        if pos is None:
+            self._edit(len(cur.text), len(cur.text), "\n" + ("\n" if spaced else "") + " " * col + block)
+            return
+        if next_start is not None:
+            stop = cur.line_start(next_start)
+            blank_end = pos
+            while blank_end < stop and self._blank_at(blank_end):
+                nxt = cur.next_line_start(blank_end + 1)
+                blank_end = stop if nxt is None else nxt
+            if blank_end > pos:  # siblings are separated by blank lines: do the same
+                self._edit(blank_end, blank_end, " " * col + block + "\n\n")
+                return
+        self._edit(pos, pos, ("\n" if spaced else "") + " " * col + block + "\n")
 
     def _insert_before(self, start: int, col: int, block: str) -> None:
         if self.cur.first_on_line(start):
@@ -610,18 +661,22 @@ class _Merger:
         )
 
     def _format(self, key: str, template: str, values: dict[str, Any]) -> str:
-        shown = {k: (_show(v) if isinstance(v, Node) or v is None else v) for k, v in values.items()}
+        shown = {k: (self._show(v) if isinstance(v, Node) or v is None else v) for k, v in values.items()}
         return template.format(key=key or "(document)", **{"ours": "", "theirs": "", "base": "", **shown})
 
-
-def _show(node: Node | None) -> str:
-    if node is None:
-        return msg.ABSENT
-    text = node.text.strip()
-    first = text.split("\n", 1)[0].rstrip("\r")
-    if len(first) > 60:
-        first = first[:57] + "..."
-    return f"`{first}`" + (" (multi-line)" if "\n" in text else "")
+    def _show(self, node: Node | None) -> str:
+        """A value on one line for a PR body: its own text, or a compact flow form if it spans lines."""
+        if node is None:
+            return msg.ABSENT
+        text = node.text.strip()
+        if "\n" in text:
+            try:
+                text = json.dumps(to_plain(node, self.resolve), ensure_ascii=False)
+            except ValueError:
+                text = text.split("\n", 1)[0].rstrip("\r") + " ..."
+        if len(text) > SHOW_MAX:
+            text = text[: SHOW_MAX - 3] + "..."
+        return f"`{text}`"
 
 
 def _join(path: str, key: Node) -> str:
