@@ -550,7 +550,7 @@ class PolicyEngine:
     def evaluate_input(self, doc: Mapping[str, Any]) -> Decision:
         """The verdict on a raw input document (`policy eval`, MCP). Never raises; fails closed."""
         try:
-            text = json.dumps(doc, sort_keys=True, allow_nan=False)
+            text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
             return self._error_decision(f"the input is not a JSON document: {exc}")
         if len(text) > MAX_INPUT_BYTES:

@@ -178,7 +178,9 @@ SECRETS = st.one_of(
     st.builds(lambda s: "AKIA" + s, st.text(string.ascii_uppercase + string.digits, min_size=16, max_size=16)),
     st.builds(lambda s: "ghp_" + s, st.text(string.ascii_letters + string.digits, min_size=36, max_size=40)),
     st.builds(lambda s: "glpat-" + s, st.text(string.ascii_letters + string.digits, min_size=20, max_size=24)),
-    st.text(string.ascii_letters + string.digits + "!@%^&*", min_size=8, max_size=24).filter(lambda s: not s.isalpha()),
+    # a literal starting with $, @, <, ( or { reads as a reference and is not reported
+    st.text(string.ascii_letters + string.digits + "!@%^&*", min_size=8, max_size=24).filter(
+        lambda s: not s.isalpha() and s[0].isalnum()),
 )
 
 
@@ -208,3 +210,10 @@ def test_secret_scan_kinds_and_previews():
 def test_code_needs_quoted_literals():
     assert scan("a.py", "password = os.environ['PW']\ntoken = get_token()\n") == []
     assert [h.kind for h in scan("a.py", 'password = "correct-horse"\n')] == ["password literal"]
+
+
+def test_image_mapping_is_not_read_as_a_reference():
+    from bot.policy.facts import yaml_images
+
+    text = "image:\n  repository: ghcr.io/acme/shop\n  tag: 1.0\nsidecar:\n  image: busybox:1.36\n"
+    assert [i["ref"] for i in yaml_images("values.yaml", text, source="config")] == ["busybox:1.36"]

@@ -12,6 +12,7 @@ text)`), one line in `PARSERS`, and a test (tests/policy/test_ci_registry.py che
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
@@ -56,6 +57,7 @@ class CiParser(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=1)
 def _parsers() -> tuple[CiParser, ...]:
     from bot.policy.ci import azure_pipelines, github_actions, gitlab_ci, jenkins, tekton
 

@@ -89,6 +89,30 @@ PATTERNS: tuple[Pattern, ...] = (
 # Prefilters: one pass that tells whether any pattern can match a step at all (most steps match none).
 _ANY_RUN = re.compile("|".join(f"(?:{p.run.pattern})" for p in PATTERNS if p.run is not None), re.I | re.M)
 _ANY_USES = re.compile("|".join(f"(?:{p.uses.pattern})" for p in PATTERNS if p.uses is not None), re.I | re.M)
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """All patterns of one capability as one alternation; the matching group names the tool."""
+
+    capability: str
+    run: re.Pattern[str] | None
+    uses: re.Pattern[str] | None
+    tools: tuple[str, ...]  # group g<i> -> tools[i]
+
+
+def _build_matchers() -> tuple[_Matcher, ...]:
+    out = []
+    for cap in dict.fromkeys(p.capability for p in PATTERNS):
+        pats = [p for p in PATTERNS if p.capability == cap]
+        run = "|".join(f"(?P<g{i}>{p.run.pattern})" for i, p in enumerate(pats) if p.run is not None)
+        uses = "|".join(f"(?P<g{i}>{p.uses.pattern})" for i, p in enumerate(pats) if p.uses is not None)
+        out.append(_Matcher(cap, re.compile(run, re.I | re.M) if run else None,
+                            re.compile(uses, re.I | re.M) if uses else None, tuple(p.tool for p in pats)))
+    return tuple(out)
+
+
+MATCHERS = _build_matchers()
 _SCAN_WORDS = re.compile(r"trivy|grype|snyk|osv-scanner|audit|scout|clair|anchore|aqua|scannercli|dependency-review|container-scanning|dependency-scanning", re.I)
 _AUTH_WORDS = re.compile(r"gcloud|az\s+login|aws|azureServicePrincipal|withAWS|web-identity|federated-token|WEB_IDENTITY", re.I)
 _UPLOAD_WORDS = re.compile(r"snyk|sonar|semgrep|cx\s+scan|checkmarx|veracode|pipeline-scan", re.I)
@@ -332,22 +356,22 @@ def file_facts(doc: CiDocument) -> dict[str, Any]:
     uploads: list[tuple[str, int]] = []
     for step in doc.steps:
         hit = bool(step.run and _ANY_RUN.search(step.run)) or bool(step.uses and _ANY_USES.search(step.uses))
-        for pat in PATTERNS if hit else ():
-            line = _match_line(pat, step)
-            if line is None:
+        for matcher in MATCHERS if hit else ():
+            found = _match(matcher, step)
+            if found is None:
                 continue
-            if pat.capability in key_of:
-                caps[key_of[pat.capability]].append(at(line))
-            elif pat.capability == "sast":
-                sast.append({"tool": pat.tool, "at": at(line)})
-                tools.add(pat.tool)
-            elif pat.capability == "secret_scan":
-                secret_scans.append({"tool": pat.tool, "at": at(line)})
-                tools.add(pat.tool)
-            elif pat.capability == "auto_merge":
-                auto_merge.append({"at": at(line), "how": pat.tool})
-            if pat.capability in ("sbom", "sign", "provenance"):
-                tools.add(pat.tool)
+            line, tool = found
+            cap = matcher.capability
+            if cap in key_of:
+                caps[key_of[cap]].append(at(line))
+            elif cap == "sast":
+                sast.append({"tool": tool, "at": at(line)})
+            elif cap == "secret_scan":
+                secret_scans.append({"tool": tool, "at": at(line)})
+            elif cap == "auto_merge":
+                auto_merge.append({"at": at(line), "how": tool})
+            if cap in ("sast", "secret_scan", "sbom", "sign", "provenance"):
+                tools.add(tool)
         if _push_from_params(step):
             caps["pushes"].append(at(step.line))
         if _sbom_from_params(step):
@@ -384,15 +408,17 @@ def file_facts(doc: CiDocument) -> dict[str, Any]:
     }
 
 
-def _match_line(pat: Pattern, step: Step) -> int | None:
-    if pat.uses is not None and step.uses and pat.uses.search(step.uses):
-        return step.line
-    if pat.run is not None and step.run:
-        m = pat.run.search(step.run)
+def _match(matcher: _Matcher, step: Step) -> tuple[int, str] | None:
+    """(line, tool) of the first pattern of this capability that matches the step."""
+    if matcher.uses is not None and step.uses:
+        m = matcher.uses.search(step.uses)
         if m:
-            if not step.run_line:
-                return step.line
-            return step.run_line + step.run.count("\n", 0, m.start())
+            return step.line, matcher.tools[int(str(m.lastgroup)[1:])]
+    if matcher.run is not None and step.run:
+        m = matcher.run.search(step.run)
+        if m:
+            line = step.run_line + step.run.count("\n", 0, m.start()) if step.run_line else step.line
+            return line, matcher.tools[int(str(m.lastgroup)[1:])]
     return None
 
 

@@ -13,18 +13,24 @@ metadata := {
 	"controls": ["FedRAMP SC-13", "NIST 800-53 SC-13"],
 }
 
+# Each distinct base image is checked once, however many Dockerfiles use it.
+not_fips contains ref if {
+	some pair in {[i.ref, i.name] | some i in input.facts.images; i.source == "dockerfile"; not i.templated}
+	[ref, name] := pair
+	not fips(ref, name)
+}
+
 deny contains util.violation(metadata, msg, because) if {
 	some img in input.facts.images
 	img.source == "dockerfile"
-	not img.templated
-	not fips(img)
+	img.ref in not_fips
 	msg := sprintf("%s: base image %s is not FIPS-validated", [img.at, img.ref])
 	because := ["FedRAMP SC-13: FIPS-validated cryptography"]
 }
 
-fips(img) if contains(lower(img.ref), "fips")
+fips(ref, _) if contains(lower(ref), "fips")
 
-fips(img) if {
+fips(_, name) if {
 	some pattern in object.get(util.params, "fips_base_images", [])
-	glob.match(pattern, ["/"], img.name)
+	glob.match(pattern, ["/"], name)
 }

@@ -19,10 +19,16 @@ allowed_host(host) if {
 	glob.match(pattern, ["."], host)
 }
 
+# Each distinct registry is matched against the patterns once, however many images use it.
+outside_us contains host if {
+	some host in {img.registry | some img in input.facts.images; not img.templated}
+	not allowed_host(host)
+}
+
 deny contains util.violation(metadata, msg, because) if {
 	some img in input.facts.images
 	not img.templated
-	not allowed_host(img.registry)
+	img.registry in outside_us
 	msg := sprintf("%s: %s is pulled from %s, not a US-hosted registry", [img.at, img.ref, img.registry])
 	because := ["FedRAMP SA-9(5): data stays in the US"]
 }
