@@ -247,3 +247,29 @@ def test_auto_merge_steps_are_found():
     wf = "on: pull_request\njobs:\n  m:\n    runs-on: x\n    steps:\n      - run: gh pr merge --auto --squash $PR\n      - uses: pascalgn/automerge-action@v0.16\n"
     f = facts(".github/workflows/m.yml", wf)
     assert [a["how"] for a in f["auto_merge"]] == ["gh pr merge", "auto-merge action"]
+
+
+def test_tekton_argv_lists_read_as_one_command_line():
+    text = """\
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: release
+spec:
+  steps:
+    - name: scan
+      image: quay.io/projectquay/clair-action:v0.0.11
+      command: [clair-action]
+      args: [report, --image-path=/ws/image.tar, --return-code=1]
+    - name: trivy
+      image: aquasec/trivy
+      command: [trivy]
+      args: [image, --exit-code, "1", --severity, "HIGH,CRITICAL", x]
+    - name: attest
+      image: cgr.dev/chainguard/cosign
+      command: [cosign]
+      args: [attest, --yes, --type, slsaprovenance1, --predicate, p.json, x]
+"""
+    f = facts("tekton/release.yaml", text)
+    assert [(s["tool"], s["blocking"], s["fail_at"]) for s in f["vuln_scans"]] == [("clair", True, "low"), ("trivy", True, "high")]
+    assert lines(f["provenance"]) == [16]

@@ -172,6 +172,9 @@ def _scans(step: Step) -> list[Scan]:
         out.append(Scan("dependency-review", step.line, True, _lowest([params.get("fail-on-severity", "low")]), "deps"))
     elif lower_uses.startswith("google/osv-scanner-action"):
         out.append(Scan("osv-scanner", step.line, True, "low", "deps"))
+    elif lower_uses.startswith("quay/clair-action"):
+        code = params.get("return-code", "0").strip()
+        out.append(Scan("clair", step.line, code not in ("", "0"), "low", "image"))
     elif lower_uses.startswith(("aquasecurity/", "aquasec/")) or "scannercli" in lower_uses:
         out.append(Scan("aqua", step.line, None, None, "image"))
     elif re.match(r"template:(?:jobs/|security/)?container-scanning", lower_uses):
@@ -221,6 +224,10 @@ def _scans(step: Step) -> list[Scan]:
             code = re.search(r"--exit-code\b", line)
             sev = _flag(line, "--only-severity") or "low"
             out.append(Scan("docker-scout", at, bool(code) and not soft, _lowest(sev.split(",")), "image"))
+            continue
+        if re.search(r"\bclair-action\s+report\b", line):
+            code = _flag(line, "--return-code")
+            out.append(Scan("clair", at, code not in (None, "0") and not soft, "low", "image"))
             continue
         if re.search(r"\b(?:clairctl|clair-scanner)\b", line):
             out.append(Scan("clair", at, None, None, "image"))

@@ -36,9 +36,8 @@ class Tekton:
         for step in spec.get("steps") or []:
             if not isinstance(step, dict):
                 continue
-            run = "\n".join(
-                x for x in (text(step.get("script")), " ".join([text(step.get("command")), text(step.get("args"))]).strip()) if x
-            )
+            argv = " ".join(_words(step.get("command")) + _words(step.get("args")))  # one command line
+            run = "\n".join(x for x in (text(step.get("script")), argv) if x)
             image = text(step.get("image"))
             if image:
                 doc.images.append((image, line_of(step, "image")))
@@ -51,12 +50,20 @@ class Tekton:
                 if not isinstance(task, dict):
                     continue
                 ref = task.get("taskRef") if isinstance(task.get("taskRef"), dict) else {}
-                params = {text(p.get("name")): text(p.get("value")) for p in task.get("params") or [] if isinstance(p, dict)}
+                params = {text(p.get("name")): " ".join(_words(p.get("value"))) for p in task.get("params") or []
+                          if isinstance(p, dict)}
                 ref_name = text(ref.get("name")) or _resolver_name(ref)
                 doc.steps.append(Step(line=getattr(task, "line", 0), job=text(task.get("name")), uses=f"task:{ref_name}", params=params))
                 self._spec(doc, task.get("taskSpec"), text(task.get("name")))
         self._spec(doc, spec.get("taskSpec"), name)
         self._spec(doc, spec.get("pipelineSpec"), name)
+
+
+def _words(value: Any) -> list[str]:
+    """A command/args/param value as argv words (a list stays a list; a scalar is one word)."""
+    if isinstance(value, list):
+        return [text(v) for v in value]
+    return [text(value)] if value is not None and text(value) else []
 
 
 def _resolver_name(ref: dict) -> str:
