@@ -113,14 +113,11 @@ def build(ctx: Context, *, ci_tool: str) -> tuple[CIPlan | None, list[Gap]]:
                              "but does not push or sign it (an unscanned image is never published); add "
                              "tooling.image_scanning (e.g. trivy)", "ci"))
     else:
-        run, gaps = security.image_scan(scanner, ctx)
+        pre, post, gaps = security.image_scan(scanner, ctx)
         plan.gaps.extend(gaps)
-        if run:
+        if pre:
             plan.entries.append((scanner, scanner.tool))
-            if scanner.tool in security.ARCHIVE_SCANNERS:
-                plan.scan_pre = run
-            else:
-                plan.scan_post = run
+            plan.scan_pre, plan.scan_post = pre, post
 
     # registry and push
     reg, gaps = registries.resolve(ctx)
@@ -128,7 +125,7 @@ def build(ctx: Context, *, ci_tool: str) -> tuple[CIPlan | None, list[Gap]]:
     plan.registry = reg
     if reg is not None:
         plan.entries.append((reg.entry, reg.tool))
-    plan.push = bool(reg and reg.can_push(ci_tool) and (plan.scan_pre or plan.scan_post))
+    plan.push = bool(reg and reg.can_push(ci_tool) and plan.scan_pre)
 
     # SBOM / signing: always Syft + Cosign (the constitution requires them); cite the Profile when it names them
     signing = ctx.tools("sbom_signing")

@@ -42,8 +42,8 @@ IMAGES = {
 
 COSIGN_PATH = "/ko-app/cosign"  # the cosign image is built with ko
 
-#: image scanners that read the local archive (before push); others scan the pushed image (before signing)
-ARCHIVE_SCANNERS = {"trivy", "anchore", "snyk-container", "clair"}
+#: SAST/SCA tools whose CI step sends source code to the vendor's service (TS-DATA-001 needs an opt-in)
+SOURCE_EGRESS = {"snyk-code": "Snyk", "checkmarx": "Checkmarx One"}
 
 
 @dataclass(frozen=True)
@@ -93,39 +93,49 @@ def _severities_from(threshold: str) -> list[str]:
 # --------------------------------------------------------------------------- image scanning
 
 
-def image_scan(entry: ToolEntry, ctx: Context) -> tuple[ToolRun | None, list[Gap]]:
-    """The Profile's image scanner over `image.tar` (or over the pushed image for registry-side scanners)."""
+def _trivy(ctx: Context, *, tool: str = "trivy", title: str = "Scan image (Trivy)") -> ToolRun:
+    return ToolRun("scan-image", title, "image_scanning", tool, IMAGES["trivy"],
+                   ("image", "--input", ARCHIVE, "--severity", ",".join(_severities_from(ctx.threshold)),
+                    "--exit-code", "1", "--no-progress"), binary="trivy")
+
+
+def image_scan(entry: ToolEntry, ctx: Context) -> tuple[ToolRun | None, ToolRun | None, list[Gap]]:
+    """(scan of image.tar before the push, scan of the pushed digest before signing, gaps) for the Profile's scanner.
+
+    Every scanner gets a blocking gate before the push at the severity threshold; registry-side platforms
+    (Aqua) also receive the pushed digest for their own policies.
+    """
     t = ctx.threshold
     if entry.tool == "trivy":
-        return ToolRun("scan-image", "Scan image (Trivy)", "image_scanning", "trivy", IMAGES["trivy"],
-                       ("image", "--input", ARCHIVE, "--severity", ",".join(_severities_from(t)),
-                        "--exit-code", "1", "--no-progress"), binary="trivy"), []
+        return _trivy(ctx), None, []
     if entry.tool == "anchore":
         return ToolRun("scan-image", "Scan image (Grype)", "image_scanning", "anchore", IMAGES["grype"],
                        (f"docker-archive:{ARCHIVE}", "--fail-on", t.lower()), binary="grype",
-                       shell_image=IMAGES["grype-debug"], path="/grype"), []
+                       shell_image=IMAGES["grype-debug"], path="/grype"), None, []
     if entry.tool == "snyk-container":
         return ToolRun("scan-image", "Scan image (Snyk Container)", "image_scanning", "snyk-container",
                        IMAGES["snyk"], ("container", "test", f"docker-archive:{ARCHIVE}",
                                         f"--severity-threshold={t.lower()}", "--file=" + join_path(ctx.service_dir, "Dockerfile")),
-                       command=("snyk",), secrets=("SNYK_TOKEN",)), []
+                       command=("snyk",), secrets=("SNYK_TOKEN",)), None, []
     if entry.tool == "clair":
         # clair-action has no severity filter: it fails on any known vulnerability (stricter than the threshold).
         return ToolRun("scan-image", "Scan image (Clair)", "image_scanning", "clair", IMAGES["clair"],
                        ("report", f"--image-path={ARCHIVE}", "--db-url=https://clair-sqlite-db.s3.amazonaws.com/matcher.zst",
-                        "--format=clair", "--return-code=1"), command=("clair-action",)), []
+                        "--format=clair", "--return-code=1"), command=("clair-action",)), None, []
     if entry.tool == "aqua":
+        # Trivy is Aqua's scanner: it gates the build at the threshold; the Aqua platform then registers the
+        # pushed digest and applies its assurance policies before the signature.
         registry = entry.settings.get("registry_name", "")
         args = ["scan", "--host", "${AQUA_HOST}", "--token", "${AQUA_TOKEN}", "--register"]
         if registry:
             args += ["--registry", str(registry)]
-        return ToolRun("scan-image", "Scan pushed image (Aqua)", "image_scanning", "aqua", IMAGES["aqua"],
-                       (*args, "${IMAGE}@${IMAGE_DIGEST}"), command=("scannercli",),
-                       secrets=("AQUA_TOKEN",), env=(("AQUA_HOST", str(entry.settings.get("host", "${AQUA_HOST}"))),)
-                       ), []
-    return None, [Gap("image_scanning", f"{entry.ref}: no pipeline step known for image scanner {entry.tool!r}; "
-                      "the image is not pushed until a known scanner (trivy, anchore, snyk-container, clair, aqua) "
-                      "is named", "ci")]
+        post = ToolRun("scan-pushed", "Register and check the pushed image (Aqua)", "image_scanning", "aqua",
+                       IMAGES["aqua"], (*args, "${IMAGE}@${IMAGE_DIGEST}"), command=("scannercli",),
+                       secrets=("AQUA_TOKEN",), env=(("AQUA_HOST", str(entry.settings.get("host", "${AQUA_HOST}"))),))
+        return _trivy(ctx, tool="aqua", title="Scan image (Trivy, Aqua's scanner)"), post, []
+    return None, None, [Gap("image_scanning", f"{entry.ref}: no pipeline step known for image scanner {entry.tool!r}; "
+                            "the image is not pushed until a known scanner (trivy, anchore, snyk-container, clair, "
+                            "aqua) is named", "ci")]
 
 
 # --------------------------------------------------------------------------- SAST / SCA
@@ -166,8 +176,26 @@ def sast(entry: ToolEntry, ctx: Context, tc: Toolchain) -> tuple[ToolRun | None,
                       "snyk-code, sonarqube, checkmarx or codeql", "ci")]
 
 
+def _uploads_source(entry: ToolEntry) -> str:
+    """The vendor a tool's step would send source code to ('' when it scans in the pipeline)."""
+    if entry.tool in SOURCE_EGRESS:
+        return SOURCE_EGRESS[entry.tool]
+    if entry.tool == "sonarqube" and "sonarcloud.io" in str(entry.settings.get("host", "")):
+        return "SonarCloud"
+    return ""
+
+
 def sast_runs(entry: ToolEntry, ctx: Context, tc: Toolchain) -> tuple[list[ToolRun], list[Gap]]:
-    """Every run for one SAST/SCA entry (Snyk scans code and dependencies separately)."""
+    """Every run for one SAST/SCA entry (Snyk scans code and dependencies separately).
+
+    A tool that uploads source code to its vendor runs only when the Profile entry opts in with
+    `settings.source_egress: true` (the constitution keeps source in the data plane otherwise).
+    """
+    vendor = _uploads_source(entry)
+    if vendor and entry.settings.get("source_egress") is not True:
+        return [], [Gap("sast_sca", f"{entry.ref}: {entry.tool} sends source code to {vendor}; the constitution "
+                        "(TS-DATA-001) needs an explicit opt-in: set settings.source_egress: true on the entry in a "
+                        "reviewed Profile change, or use a self-hosted scanner; no step generated", "ci")]
     if entry.tool == "snyk-code":
         t = ctx.threshold.lower()
         wd = ctx.service_dir

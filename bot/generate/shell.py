@@ -49,10 +49,10 @@ def docker_run(run: ToolRun, *, mount: bool = True) -> str:
     parts = ["docker run --rm"]
     if mount:
         workdir = "/src" if run.workdir in ("", ".") else f"/src/{run.workdir}"
-        parts += ['-v "$PWD:/src"', f"-w {workdir}"]
+        parts += ['-v "${PWD}:/src"', f"-w {workdir}"]
     parts += env_flags(run)
     if run.registry_auth and mount:
-        parts += ['-v "$HOME/.docker:/docker-config:ro"', "-e DOCKER_CONFIG=/docker-config"]
+        parts += ['-v "${HOME}/.docker:/docker-config:ro"', "-e DOCKER_CONFIG=/docker-config"]
     if run.command:
         parts.append(f"--entrypoint {run.command[0]}")
     parts.append(run.image)

@@ -1,4 +1,4 @@
-"""Tekton Pipeline, Tasks and Pipelines-as-Code PipelineRuns (`.tekton/`) for one service.
+"""Tekton Pipeline with its Tasks (`.tekton/pipeline.yaml`) and Pipelines-as-Code PipelineRuns for one service.
 
 Tasks: test (toolchain image), scan (every SAST/SCA and secret scanner as a step), image (BuildKit
 rootless to a local archive, scan, Syft SBOM), publish (OIDC login with a projected ServiceAccount
@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.generate import plan as planmod
 from bot.generate import security, shell
-from bot.generate.base import Context, GeneratedFile, Generator, Output, dump_yaml, generated_by, join_path
+from bot.generate.base import Context, GeneratedFile, Generator, Output, dump_yaml_all, generated_by, join_path
 from bot.generate.plan import CIPlan
 from bot.generate.registries import password
 from bot.generate.security import ToolRun
@@ -171,7 +171,7 @@ def tasks(ctx: Context, p: CIPlan) -> dict[str, dict[str, Any]]:
                                builder_id="https://tekton.dev/chains/v2", build_type="https://tekton.dev/docs/pipelines/",
                                invocation="$(context.taskRun.namespace)/$(context.taskRun.name)",
                                repo_url="$(params.repo-url)", ref="$(params.revision)", commit="$(params.revision)")})
-        identity = (f"--identity-token={SIGSTORE_TOKEN_DIR}/oidc-token",)
+        identity = ("--identity-token", f"{SIGSTORE_TOKEN_DIR}/oidc-token")  # cosign reads a path here
         sig_mounts = [cfg_mount, {"name": "sigstore-token", "mountPath": SIGSTORE_TOKEN_DIR, "readOnly": True}]
         for run in security.cosign_runs(ctx, identity=identity):
             sign_steps.append(_run_step(run, extra_env=docker_env, mounts=sig_mounts))
@@ -260,16 +260,16 @@ def render(ctx: Context) -> Output:
     task_objs = tasks(ctx, p)
     files: list[GeneratedFile] = []
 
-    def add(path: str, obj: dict[str, Any], what: str) -> None:
-        files.append(GeneratedFile(path, dump_yaml(obj, comment=[*comment[:1], what, *comment[1:]]), ARTIFACT, "app",
-                                   p.choices(path), root_relative=root_relative))
+    def add(path: str, objs: list[dict[str, Any]], what: str) -> None:
+        text = dump_yaml_all(objs, comment=[*comment[:1], what, *comment[1:]])
+        files.append(GeneratedFile(path, text, ARTIFACT, "app", p.choices(path), root_relative=root_relative))
 
-    add(join_path(base, "pipeline.yaml"), pipeline(ctx, p, list(task_objs)), "Pipeline: fetch, test, scan, image, publish, sign.")
-    for name, obj in task_objs.items():
-        add(join_path(base, "tasks", f"{name}.yaml"), obj, f"Task {name}.")
-    add(join_path(base, "pipelinerun-push.yaml"), pipeline_run(ctx, event="push"),
+    # the Pipeline and its Tasks in one file: one place to read (and for the policy to check) the whole release
+    objs = [pipeline(ctx, p, list(task_objs)), *task_objs.values()]
+    add(join_path(base, "pipeline.yaml"), objs, "Pipeline (fetch, test, scan, image, publish, sign) and its Tasks.")
+    add(join_path(base, "pipelinerun-push.yaml"), [pipeline_run(ctx, event="push")],
         "Pipelines-as-Code: runs on pushes to the default branch and publishes.")
-    add(join_path(base, "pipelinerun-pull-request.yaml"), pipeline_run(ctx, event="pull_request"),
+    add(join_path(base, "pipelinerun-pull-request.yaml"), [pipeline_run(ctx, event="pull_request")],
         "Pipelines-as-Code: runs on pull requests; never publishes.")
     return Output(files, gaps)
 

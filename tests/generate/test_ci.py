@@ -56,7 +56,7 @@ def _scripts(case) -> list[tuple[str, str, str]]:
                 body = m.group(1).replace("\\\\", "\x00").replace("\\'", "'").replace("\x00", "\\")
                 out.append((f"{label}#sh{i}", "sh", body))
             continue
-        doc = yaml.safe_load(gen.content)
+        doc = yaml.safe_load(gen.content) if case.ci_tool != "tekton" else None
         if case.ci_tool == "github-actions":
             for job, spec in doc["jobs"].items():
                 for i, step in enumerate(spec["steps"]):
@@ -75,10 +75,11 @@ def _scripts(case) -> list[tuple[str, str, str]]:
                         if body:
                             out.append((f"{label}#{job['job']}.{i}", "bash", body))
         elif case.ci_tool == "tekton":
-            for step in (doc.get("spec") or {}).get("steps", []):
-                if "script" in step:
-                    shell = "sh" if step["script"].startswith(("#!/bin/sh", "#!/busybox/sh")) else "bash"
-                    out.append((f"{label}#{step['name']}", shell, step["script"]))
+            for obj in yaml.safe_load_all(gen.content):
+                for step in (obj.get("spec") or {}).get("steps", []):
+                    if "script" in step:
+                        shell = "sh" if step["script"].startswith(("#!/bin/sh", "#!/busybox/sh")) else "bash"
+                        out.append((f"{label}#{obj['metadata']['name']}.{step['name']}", shell, step["script"]))
     return out
 
 
@@ -115,12 +116,12 @@ def test_jenkinsfile_is_a_balanced_declarative_pipeline(corpus: Corpus, profile_
 @pytest.mark.parametrize("profile_name,service_name", pairs([CI_PROFILES["tekton"]]))
 def test_tekton_objects_are_well_formed(corpus: Corpus, profile_name: str, service_name: str) -> None:
     case = corpus.case(profile_name, service_name)
-    docs = {gen.path: yaml.safe_load(gen.content) for gen in case.files("ci")}
-    tasks = {d["metadata"]["name"]: d for d in docs.values() if d["kind"] == "Task"}
-    pipeline = next(d for d in docs.values() if d["kind"] == "Pipeline")
-    runs = [d for d in docs.values() if d["kind"] == "PipelineRun"]
+    docs = [d for gen in case.files("ci") for d in yaml.safe_load_all(gen.content)]
+    tasks = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Task"}
+    pipeline = next(d for d in docs if d["kind"] == "Pipeline")
+    runs = [d for d in docs if d["kind"] == "PipelineRun"]
     errors: list[str] = []
-    for obj in docs.values():
+    for obj in docs:
         assert obj["apiVersion"] == "tekton.dev/v1"
         errors += validators.definition_errors("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", obj["metadata"],
                                                f"{obj['kind']}.metadata.")

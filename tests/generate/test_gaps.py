@@ -176,3 +176,17 @@ def test_gaps_are_not_repeated() -> None:
         for service in profile.services():
             gaps = generate(profile, service).gaps
             assert len(gaps) == len(set(gaps))
+
+
+def test_source_upload_needs_the_profiles_opt_in(tmp_path) -> None:
+    no = _gen(_with("github-aws", sast_sca=[{"tool": "snyk-code", "source": "declared"}]))
+    assert "source_egress" in _gap(no, "sast_sca") and "TS-DATA-001" in _gap(no, "sast_sca")
+    assert "snyk code test" not in _valid_workflow(no, tmp_path)
+    yes = _gen(_with("github-aws", sast_sca=[{"tool": "snyk-code", "source": "declared",
+                                              "settings": {"source_egress": True}}]))
+    text = _valid_workflow(yes, tmp_path)
+    assert "snyk code test --severity-threshold=high" in text and "snyk test --all-projects" in text
+    assert not [g for g in yes.gaps if g.category == "sast_sca"]
+    cloud = _gen(_with("github-aws", sast_sca=[{"tool": "sonarqube", "source": "declared",
+                                                "settings": {"host": "https://sonarcloud.io"}}]))
+    assert "SonarCloud" in _gap(cloud, "sast_sca")
