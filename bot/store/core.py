@@ -15,7 +15,10 @@ import functools
 import json
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+import queue
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
@@ -394,6 +397,50 @@ class SQLBackend(abc.ABC):
 # --------------------------------------------------------------------------- async front
 
 
+#: store work priorities: accepting deliveries goes before lease bookkeeping and operator reads
+URGENT, NORMAL = 0, 1
+
+
+class _PriorityExecutor:
+    """A few daemon threads running blocking calls, most urgent first.
+
+    Like a ThreadPoolExecutor, except that a delivery waiting to be committed (the 202 path) never
+    queues behind a backlog of lease and completion calls from busy workers.
+    """
+
+    def __init__(self, threads: int, *, name: str) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], T], *, priority: int = NORMAL) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put((priority, next(self._seq), (fn, future)))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            _, _, item = self._queue.get()
+            if item is None:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Stop the threads once the work already queued is done."""
+        for _ in self._threads:
+            self._queue.put((NORMAL + 1, next(self._seq), None))
+
+
 class ThreadedStore:
     """The `Store` every caller uses: a backend's blocking calls on the store's own threads."""
 
@@ -410,7 +457,7 @@ class ThreadedStore:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trustacks-store")
+        self._executor = _PriorityExecutor(threads, name="trustacks-store")
         self._pending: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -420,15 +467,17 @@ class ThreadedStore:
     def kind(self) -> str:
         return type(self.backend).__name__.removesuffix("Backend").lower()
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _run(self, fn: Callable[[], T], *, priority: int = NORMAL) -> T:
+        return await asyncio.wrap_future(self._executor.submit(fn, priority=priority))
+
+    async def _call(self, fn: Callable[..., T], *args: Any, priority: int = NORMAL, **kwargs: Any) -> T:
         if self._closed:
             raise StoreError("store is closed")
-        loop = asyncio.get_running_loop()
         if not self._migrated:
-            await loop.run_in_executor(self._executor, self.backend.migrate)
+            await self._run(self.backend.migrate, priority=URGENT)
             self._migrated = True
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+            return await self._run(functools.partial(fn, *args, **kwargs), priority=priority)
         except StoreError:
             raise
         except Exception as exc:
@@ -453,7 +502,9 @@ class ThreadedStore:
         while self._pending:
             batch, self._pending = self._pending[:MAX_ENQUEUE_BATCH], self._pending[MAX_ENQUEUE_BATCH:]
             try:
-                results = await self._call(self.backend.enqueue_many, [d for d, _ in batch], self.clock())
+                results = await self._call(
+                    self.backend.enqueue_many, [d for d, _ in batch], self.clock(), priority=URGENT
+                )
             except BaseException as exc:  # noqa: BLE001 - every waiter must learn the outcome
                 error = exc if isinstance(exc, Exception) else StoreError("enqueue cancelled")
                 for _, fut in batch:
@@ -568,7 +619,6 @@ class ThreadedStore:
         if self._flusher is not None and not self._flusher.done():
             await asyncio.wait([self._flusher], timeout=10)
         self._closed = True
-        loop = asyncio.get_running_loop()
         with contextlib.suppress(Exception):
-            await loop.run_in_executor(self._executor, self.backend.close)
-        self._executor.shutdown(wait=False)
+            await self._run(self.backend.close)
+        self._executor.shutdown()
