@@ -175,7 +175,7 @@ def _scans(step: Step) -> list[Scan]:
     elif lower_uses.startswith("quay/clair-action"):
         code = params.get("return-code", "0").strip()
         out.append(Scan("clair", step.line, code not in ("", "0"), "low", "image"))
-    elif lower_uses.startswith(("aquasecurity/", "aquasec/")) or "scannercli" in lower_uses:
+    elif "aquasec.com/" in lower_uses or "scannercli" in lower_uses:  # `aquasec/trivy` is just Trivy's image
         out.append(Scan("aqua", step.line, None, None, "image"))
     elif re.match(r"template:(?:jobs/|security/)?container-scanning", lower_uses):
         out.append(Scan("gitlab-container-scanning", step.line, False, None, "image"))
