@@ -205,26 +205,3 @@ async def test_errors_are_truncated_and_bodies_round_trip_as_bytes(store):
     await store.fail(job, "E" * 10_000, retry_at=0)
     assert len((await store.get_job(job.id)).last_error) == 4000
 
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_deliveries_jump_the_queue_of_store_work(db_url):
-    """The store thread runs a waiting enqueue before queued lease bookkeeping (the 202 stays fast)."""
-    import threading
-
-    from bot.store.core import NORMAL, URGENT, _PriorityExecutor
-
-    executor = _PriorityExecutor(1, name="t")
-    gate = threading.Event()
-    order: list[str] = []
-    blocker = executor.submit(gate.wait)
-    futures = [executor.submit(lambda n=n: order.append(n), priority=p)
-               for n, p in (("lease-1", NORMAL), ("lease-2", NORMAL), ("enqueue", URGENT), ("lease-3", NORMAL))]
-    gate.set()
-    for f in [blocker, *futures]:
-        f.result(timeout=5)
-    executor.shutdown()
-    assert order == ["enqueue", "lease-1", "lease-2", "lease-3"]
-    failing = _PriorityExecutor(1, name="t2")
-    with pytest.raises(ZeroDivisionError):
-        failing.submit(lambda: 1 / 0).result(timeout=5)
-    failing.shutdown()
