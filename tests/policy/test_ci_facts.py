@@ -272,4 +272,4 @@ spec:
 """
     f = facts("tekton/release.yaml", text)
     assert [(s["tool"], s["blocking"], s["fail_at"]) for s in f["vuln_scans"]] == [("clair", True, "low"), ("trivy", True, "high")]
-    assert lines(f["provenance"]) == [16]
+    assert lines(f["provenance"]) == [15]
