@@ -222,6 +222,10 @@ class _Merger:
         geff = effective(g, self.resolve)
         beff = effective(bm, self.resolve) if bm is not None else {}
         prev: tuple[Node, Node] | None = None
+        for key, value in c.items:  # new keys go after leading `<<: *anchor` lines, as overrides do
+            if canon(key, self.resolve) != MERGE_KEY:
+                break
+            prev = (key, value)
         added = 0
         for gk, (gkey, gval) in geff.items():
             sub = _join(path, gkey)
