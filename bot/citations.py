@@ -116,7 +116,9 @@ def _policy_section(proposal: Proposal, decision: Decision, engine: "PolicyEngin
             lines += [BECAUSE_ITEM.format(because=b) for b in v.because]
     if decision.bundle_revisions or decision.rules_evaluated:
         revs = ", ".join(f"{k} `{v}`" for k, v in sorted(decision.bundle_revisions.items())) or "n/a"
-        lines += ["", REVISIONS_LINE.format(count=len(decision.rules_evaluated), revisions=revs)]
+        if lines[-1]:
+            lines.append("")
+        lines.append(REVISIONS_LINE.format(count=len(decision.rules_evaluated), revisions=revs))
     return "\n".join(lines).rstrip()
 
 

@@ -62,3 +62,9 @@ def test_without_engine_or_profile_and_without_tools(profile):
     assert f"{HEADINGS['blast_radius']}\n_None._" in body
     assert "(unknown rule)" in body  # cited but not describable without an engine
     assert parse_marker(body) is not None  # a hash is derived when the proposal has none
+
+
+def test_no_double_blank_lines(engine, profile):
+    proposal = make_proposal()
+    body = render_pr_body(proposal, engine.evaluate(proposal, profile), engine=engine, profile=profile)
+    assert "\n\n\n" not in body
