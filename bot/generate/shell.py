@@ -101,7 +101,7 @@ def docker_config_script(reg: Registry, *, token_file: str, config_dir: str) -> 
         f"PASSWORD=\"$({pw.script})\"",
         f"AUTH=\"$(printf '%s:%s' {sh_quote(pw.username)} \"$PASSWORD\" | base64 | tr -d '\\n')\"",
         f"mkdir -p {config_dir}",
-        f"umask 077",
+        "umask 077",
         f"printf '{{\"auths\":{{\"%s\":{{\"auth\":\"%s\"}}}}}}' {reg.host} \"$AUTH\" > {config_dir}/config.json",
     ])
 
