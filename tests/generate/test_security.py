@@ -113,14 +113,6 @@ def test_the_policy_engine_sees_a_complete_supply_chain(corpus: Corpus, profile_
     """What the policy's own CI parser reads from our files: build, test, push, SBOM, sign, provenance, scans."""
     case = corpus.case(profile_name, service_name)
     facts = _merged(_facts(case))
-    if case.ci_tool == "tekton":
-        # the policy's Tekton parser joins a step's args with newlines, so `cosign attest ... --type X`
-        # split over argv items is not matched there yet; check the attestation step directly
-        (gen,) = [g for g in case.files("ci") if g.path.endswith("pipeline.yaml")]
-        sign = [d for d in yaml.safe_load_all(gen.content) if d["metadata"]["name"] == f"{service_name}-sign"][0]
-        argv = [[*s.get("command", []), *s.get("args", [])] for s in sign["spec"]["steps"]]
-        assert any(a[1:2] == ["attest"] and "slsaprovenance1" in a for a in argv)
-        facts["provenance"] = ["checked above"]
     assert facts["builds"] and facts["pushes"] and facts["sbom"] and facts["signs"] and facts["provenance"]
     assert facts["sast"] and facts["secret_scans"]
     if case.service.framework != "django":  # `manage.py test` is not in the policy's test patterns yet
