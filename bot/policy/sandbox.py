@@ -29,6 +29,8 @@ from typing import IO, Any
 
 #: how long a fresh child may take to import regorus and compile the policy
 START_TIMEOUT_S = 30.0
+#: the only environment variables the evaluator process inherits
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
 
 class SandboxTimeout(RuntimeError):
@@ -89,8 +91,9 @@ class ProcessRunner:
 
     def _start(self) -> None:
         root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # The evaluator never sees the service's environment (tokens, keys, database URLs).
+        env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+        env["PYTHONPATH"] = root + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
         env["RUST_BACKTRACE"] = "0"
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot.policy.sandbox"],

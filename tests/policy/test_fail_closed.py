@@ -122,3 +122,12 @@ def test_rule_cannot_claim_another_rules_id(tmp_path, profile):
     engine = PolicyEngine.load(overlay_dir=_overlay(tmp_path, text), isolate=False)
     decision = engine.evaluate(make_proposal(), profile)
     assert [(v.rule, v.layer) for v in decision.deny] == [("ACME-SPOOF-001", "overlay")]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_evaluator_process_does_not_inherit_the_service_environment(monkeypatch, profile):
+    monkeypatch.setenv("TRUSTACKS_WEBHOOK_SECRET", "do-not-leak")
+    with PolicyEngine.load() as engine:
+        assert engine.evaluate(make_proposal(), profile).allowed
+        env = Path(f"/proc/{engine._runner.pid}/environ").read_bytes()
+    assert b"do-not-leak" not in env and b"RUST_BACKTRACE=0" in env
