@@ -10,7 +10,9 @@ change in machine load (other jobs on shared cores) hits both; medians over the 
   3. server CPU time per delivery from /proc, the figure least sensitive to noisy neighbours.
 The bare handler reads the body and answers 202 without other work. `trustacks serve` verifies the
 signature, parses the JSON, persists to SQLite (WAL, synchronous=FULL, group commit) and answers 202,
-with its worker pool draining the queue through a no-op dispatcher and JSON logs at INFO to a file.
+with its worker pool draining the queue (JSON logs at INFO to a file) through a dispatcher that
+awaits --handler-ms per job like a handler waiting on the forge API (0: a no-op handler, the worst
+case, where draining a backlog competes with ingress for the CPU at full speed).
 Every delivery is distinct and correctly signed. Afterwards serve's RSS is read from /proc (goal
 < 150 MB after --count deliveries). Bounded: each phase stops after 120 s whatever happens.
 """
@@ -59,7 +61,7 @@ def serve_bare() -> None:
     asyncio.run(main())
 
 
-def serve_trustacks() -> None:
+def serve_trustacks(handler_ms: float) -> None:
     sys.path.insert(0, str(ROOT))
     from bot.config import load_settings
     from bot.logs import configure_logging
@@ -69,12 +71,15 @@ def serve_trustacks() -> None:
     configure_logging(settings.log_level, secrets=settings.secrets())
 
     async def dispatch(job: object) -> None:
-        return None
+        if handler_ms:
+            await asyncio.sleep(handler_ms / 1000)  # a handler waiting on the forge API
 
     asyncio.run(run_service(settings, dispatch, on_listening=lambda h, p: print(f"LISTENING {p}", flush=True)))
 
 
-def start(kind: str, workdir: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+def start(
+    kind: str, workdir: Path, extra_env: dict[str, str], *, handler_ms: float = 0.0
+) -> tuple[subprocess.Popen[str], int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTACKS_")}
     env.update(
         {
@@ -86,7 +91,7 @@ def start(kind: str, workdir: Path, extra_env: dict[str, str]) -> tuple[subproce
         }
     )
     proc = subprocess.Popen(
-        [sys.executable, __file__, f"--serve-{kind}"],
+        [sys.executable, __file__, f"--serve-{kind}", "--handler-ms", str(handler_ms)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -215,10 +220,13 @@ def median_of(rounds: list[dict[str, float]], key: str) -> float:
 
 
 async def bench_all(
-    workdir: Path, *, count: int, rate: float, seconds: float, rounds: int, env: dict[str, str]
+    workdir: Path, *, count: int, rate: float, seconds: float, rounds: int, env: dict[str, str], handler_ms: float
 ) -> dict[str, dict[str, object]]:
     """Both servers up at once; phases interleaved round by round so drift in machine load hits both."""
-    procs = {"bare": start("bare", workdir, {}), "trustacks": start("trustacks", workdir, env)}
+    procs = {
+        "bare": start("bare", workdir, {}),
+        "trustacks": start("trustacks", workdir, env, handler_ms=handler_ms),
+    }
     urls = {k: f"http://127.0.0.1:{port}/webhooks/github" for k, (_, port) in procs.items()}
     results: dict[str, dict[str, object]] = {k: {"rate": [], "throughput": [], "cpu": 0.0, "n": 0} for k in procs}
     try:
@@ -264,19 +272,27 @@ def main() -> None:
         "--env", action="append", default=[], metavar="KEY=VALUE",
         help="extra setting for the trustacks server, e.g. TRUSTACKS_DATABASE_URL=postgresql://...",
     )
+    parser.add_argument(
+        "--handler-ms", type=float, default=20.0,
+        help="simulated handler time per job in serve's workers, awaiting like a forge API call "
+        "(default 20; 0 = no-op handler, the worst case for worker overhead competing with ingress)",
+    )
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-trustacks", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         return serve_bare()
     if args.serve_trustacks:
-        return serve_trustacks()
+        return serve_trustacks(args.handler_ms)
 
     extra = dict(item.split("=", 1) for item in args.env)
     with tempfile.TemporaryDirectory(prefix="trustacks-bench-") as tmp:
         workdir = Path(tmp)
         res = asyncio.run(
-            bench_all(workdir, count=args.count, rate=args.rate, seconds=args.seconds, rounds=args.rounds, env=extra)
+            bench_all(
+                workdir, count=args.count, rate=args.rate, seconds=args.seconds, rounds=args.rounds, env=extra,
+                handler_ms=args.handler_ms,
+            )
         )
         from bot.store import open_store
 
@@ -292,7 +308,8 @@ def main() -> None:
 
     bare, ours = res["bare"], res["trustacks"]
     print(f"webhook ingress, loopback, {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}), ~10 KB signed "
-          f"deliveries, {args.rounds} interleaved rounds (medians); server env {extra or 'defaults'}")
+          f"deliveries, {args.rounds} interleaved rounds (medians); serve's handler {args.handler_ms:g} ms/job; "
+          f"server env {extra or 'defaults'}")
     print(f"{'':34}{'bare aiohttp':>14}{'trustacks':>14}{'ratio':>9}")
     rows = [
         (f"open loop {args.rate:.0f}/s: achieved rps", "rate", "rps"),
@@ -305,6 +322,8 @@ def main() -> None:
     for label, phase, key in rows:
         b, o = median_of(bare[phase], key), median_of(ours[phase], key)  # type: ignore[arg-type]
         print(f"{label:34}{b:14.1f}{o:14.1f}{(o / b if b else float('nan')):9.2f}")
+    by_round = ", ".join(f"{r['p99_ms']:.1f}" for r in ours["rate"])  # type: ignore[union-attr]
+    print(f"{'trustacks open-loop p99 by round':34}{by_round:>28}")
     cpu = [1e6 * r["cpu"] / max(1, r["n"]) for r in (bare, ours)]  # type: ignore[operator]
     print(f"{'server CPU per delivery, us':34}{cpu[0]:14.0f}{cpu[1]:14.0f}{cpu[1] / cpu[0]:9.2f}")
     errors = [sum(r["non_2xx"] for p in ("rate", "throughput") for r in side[p]) for side in (bare, ours)]  # type: ignore[union-attr]
