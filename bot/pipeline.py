@@ -17,6 +17,7 @@ from bot.forges.base import Forge, NotFoundError
 from bot.models import (
     BRANCH_PREFIX,
     ChangeRequest,
+    CheckConclusion,
     Decision,
     FileChange,
     MergeNote,
@@ -357,9 +358,30 @@ async def open_proposal(
     if existing is None:
         cr = await forge.open_change_request(
             proposal.repo, head=branch, base=proposal.base_branch, title=proposal.title, body=body)
-        return Outcome(proposal, decision, "opened", cr, body)
-    cr = await forge.update_change_request(proposal.repo, existing.number, title=proposal.title, body=body)
-    return Outcome(proposal, decision, "updated", cr, body)
+        action = "opened"
+    else:
+        cr = await forge.update_change_request(proposal.repo, existing.number, title=proposal.title, body=body)
+        action = "updated"
+    await report_check(forge, proposal.repo, await forge.branch_sha(proposal.repo, branch), decision)
+    return Outcome(proposal, decision, action, cr, body)
+
+
+CHECK_NAME = "trustacks/policy"
+
+
+async def report_check(forge: Forge, repo: str, sha: str | None, decision: Decision) -> None:
+    """The verdict as a check run / commit status on `sha`, so branch protection can require it."""
+    if not sha:
+        return
+    lines = [f"Verdict: **{decision.verdict}**"]
+    lines += [f"- deny `{v.rule}` ({v.layer}): {v.msg}" for v in decision.deny]
+    lines += [f"- warn `{v.rule}` ({v.layer}): {v.msg}" for v in decision.warn]
+    if decision.bundle_revisions:
+        lines.append("Bundles: " + ", ".join(f"{k} `{v}`" for k, v in sorted(decision.bundle_revisions.items())))
+    await forge.set_check(
+        repo, sha, name=CHECK_NAME,
+        conclusion=CheckConclusion.FAILURE if decision.deny else CheckConclusion.SUCCESS,
+        title=f"TruStacks policy: {decision.verdict}", summary="\n".join(lines))
 
 
 async def report_denial(flow: Flow, outcome: Outcome, *, on_repo: str, number: int) -> None:

@@ -28,7 +28,7 @@ from bot.profile import PROFILE_PATH, ProfileError
 
 log = logging.getLogger(__name__)
 
-CHECK_NAME = "trustacks/policy"
+CHECK_NAME = pipeline.CHECK_NAME
 OPTED_OUT_COMMENT = (
     "You closed this Profile PR without merging it, so TruStacks stopped proposing changes for these repos. "
     "Comment `/trustacks discover` or reopen this PR to opt in again."
@@ -141,12 +141,7 @@ async def on_pr_opened(ctx: HandlerContext) -> str:
     pr_meta = {"number": ev.number, "author": ev.pr_author, "base_branch": ev.base, "head_branch": ev.head,
                "body": ev.pr_body, "approvals": [], "is_fork": ev.is_fork}
     decision = flow.policy.evaluate(proposal, profile, pr=pr_meta)  # type: ignore[attr-defined]
-    conclusion = CheckConclusion.FAILURE if decision.deny else CheckConclusion.SUCCESS
-    lines = [f"Verdict: **{decision.verdict}**"]
-    lines += [f"- deny `{v.rule}` ({v.layer}): {v.msg}" for v in decision.deny]
-    lines += [f"- warn `{v.rule}` ({v.layer}): {v.msg}" for v in decision.warn]
-    await forge.set_check(ev.repo, ev.head_sha, name=CHECK_NAME, conclusion=conclusion,
-                          title=f"TruStacks policy: {decision.verdict}", summary="\n".join(lines))
+    await pipeline.report_check(forge, ev.repo, ev.head_sha, decision)
     return f"check: {decision.verdict}"
 
 

@@ -17,8 +17,9 @@ from bot.handlers.events import Event
 class ForgeFactory:
     """Callable `await factory(event) -> Forge`, used by the dispatcher."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, *, github_api_url: str | None = None) -> None:
         self.settings = settings
+        self.github_api_url = github_api_url or getattr(settings, "github_api_url", None) or "https://api.github.com"
         self._session: Any = None
         self._app: Any = None
         self._github: dict[int, Forge] = {}
@@ -57,7 +58,7 @@ class ForgeFactory:
         from bot.forges.github import GitHubForge
         from bot.forges.github_auth import GitHubApp
 
-        base_url = getattr(self.settings, "github_api_url", None) or "https://api.github.com"
+        base_url = self.github_api_url
         if self._session is None:
             self._session = aiohttp.ClientSession()
         if self._app is None:
