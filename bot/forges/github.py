@@ -442,7 +442,8 @@ class GitHubForge(Forge):
             tree = await self._request("POST", f"{rp}/git/trees", data={"base_tree": base_tree, "tree": entries})
             if str(tree["sha"]) != base_tree:  # identical content: no empty commit on a re-run
                 commit = await self._request(
-                    "POST", f"{rp}/git/commits", data={"message": message, "tree": tree["sha"], "parents": [base]}
+                    "POST", f"{rp}/git/commits", data={"message": message, "tree": tree["sha"], "parents": [base],
+                                                       "author": self._identity(), "committer": self._identity()}
                 )
                 head = str(commit["sha"])
         if current is None:
@@ -453,6 +454,10 @@ class GitHubForge(Forge):
             force = parent is not None and parent != current
             await self._request("PATCH", f"{rp}/git/refs/heads/{_q(branch)}", data={"sha": head, "force": force})
         return head
+
+    def _identity(self) -> dict[str, str]:
+        """The bot's commit identity: edited-branch detection compares commit emails against it."""
+        return {"name": self.bot_login, "email": self.bot_email}
 
     async def _delete_branch(self, repo: str, branch: str) -> None:
         try:

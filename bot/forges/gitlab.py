@@ -362,7 +362,8 @@ class GitLabForge(Forge):
                     f"{self._p(repo)}/repository/branches/{self._e(branch)}"))
                 await self._post(f"{self._p(repo)}/repository/branches", {"branch": branch, "ref": base})
             return base
-        body: dict[str, Any] = {"branch": branch, "commit_message": message, "actions": actions}
+        body: dict[str, Any] = {"branch": branch, "commit_message": message, "actions": actions,
+                                "author_name": self.bot_login, "author_email": self.bot_email}
         if current is None:
             body["start_sha"] = base
         elif moving:

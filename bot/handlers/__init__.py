@@ -73,7 +73,16 @@ def build_dispatcher(settings: Any) -> Dispatcher:
 
     policy = PolicyEngine.load(packs=tuple(getattr(settings, "packs", ()) or ()))
     factory = ForgeFactory(settings)
-    return make_dispatcher(
+    dispatch = make_dispatcher(
         forge_for=factory, policy=policy, platform_repo=settings.platform_repo or "platform",
         ignore_emails=tuple(getattr(settings, "ignore_emails", ()) or ()),
     )
+
+    async def aclose() -> None:
+        await factory.close()
+        policy.close()
+
+    # `trustacks serve` reads these: /readyz includes "policy loaded"; aclose runs after the workers stop.
+    dispatch.ready_checks = {"policy": lambda: bool(policy.revisions)}  # type: ignore[attr-defined]
+    dispatch.aclose = aclose  # type: ignore[attr-defined]
+    return dispatch

@@ -11,9 +11,11 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from bot.worker import PermanentError
 
-class PayloadError(ValueError):
-    """The payload lacks a field the bot needs."""
+
+class PayloadError(PermanentError, ValueError):
+    """The payload lacks a field the bot needs: retrying cannot help, so the job is dead-lettered at once."""
 
 
 class Kind(str, enum.Enum):
@@ -47,6 +49,8 @@ class Event:
     comment_id: int = 0
     comment_body: str = ""
     action: str = ""
+    #: issue edited: the body before the edit (`changes.body.from`); None when the body did not change
+    previous_body: str | None = None
 
 
 def _get(payload: Mapping[str, Any], *path: str) -> Any:
@@ -140,8 +144,13 @@ def _github(event: str, p: Mapping[str, Any]) -> Event | None:
             Kind.ISSUE_EDITED, "github", repo=str(_get(p, "repository", "full_name")), installation_id=inst,
             number=int(_get(issue, "number")), actor=str(_opt(p, "sender", "login", default="")),
             actor_is_bot=_is_bot_user(p.get("sender")), pr_body=str(issue.get("body") or ""), action=action,
+            previous_body=_previous(_opt(p, "changes", "body", "from")),
         )
     return None
+
+
+def _previous(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 # ---------------------------------------------------------------------------- GitLab
@@ -178,6 +187,16 @@ def _gitlab(event: str, p: Mapping[str, Any]) -> Event | None:
         if action in ("open", "reopen", "update"):
             return Event(Kind.PR_OPENED, **common)
         return None
+    if (event == "Issue Hook" or kind == "issue") and _opt(p, "object_attributes", "action") == "update":
+        attrs = _get(p, "object_attributes")
+        user = p.get("user") or {}
+        return Event(
+            Kind.ISSUE_EDITED, "gitlab", repo=str(_get(p, "project", "path_with_namespace")),
+            number=int(_get(attrs, "iid")), actor=str(_opt(p, "user", "username", default="")),
+            actor_is_bot=bool(user.get("bot")) if isinstance(user, Mapping) else False,
+            pr_body=str(attrs.get("description") or ""), action="update",
+            previous_body=_previous(_opt(p, "changes", "description", "previous")),
+        )
     if event == "Note Hook" or kind == "note":
         attrs = _get(p, "object_attributes")
         if attrs.get("noteable_type") != "MergeRequest":
