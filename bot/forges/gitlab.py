@@ -225,6 +225,12 @@ class GitLabForge(Forge):
     async def _put(self, path: str, data: dict[str, Any]) -> Any:
         return await self._call(f"PUT {path}", lambda: self._gl.http_put(path, post_data=data))
 
+    async def whoami(self) -> str:
+        """Learn the token user's username (GET /user): the bot finds its own MRs and notes by it."""
+        data = await self._get("/user")
+        self.bot_login = str(data.get("username") or self.bot_login)
+        return self.bot_login
+
     # ================================================================== reads
 
     async def default_branch(self, repo: str) -> str:

@@ -17,8 +17,9 @@ from bot.handlers.events import Event
 class ForgeFactory:
     """Callable `await factory(event) -> Forge`, used by the dispatcher."""
 
-    def __init__(self, settings: Any, *, github_api_url: str | None = None) -> None:
+    def __init__(self, settings: Any, *, github_api_url: str | None = None, gitlab_url: str | None = None) -> None:
         self.settings = settings
+        self.gitlab_url = gitlab_url or getattr(settings, "gitlab_url", None) or "https://gitlab.com"
         self.github_api_url = github_api_url or getattr(settings, "github_api_url", None) or "https://api.github.com"
         self._session: Any = None
         self._app: Any = None
@@ -37,7 +38,9 @@ class ForgeFactory:
                 token = getattr(self.settings, "gitlab_api_token", None)
                 if token is None:
                     raise ForgeError("GitLab event received but TRUSTACKS_GITLAB_API_TOKEN is not configured")
-                self._gitlab = GitLabForge(self.settings.gitlab_url, token.reveal(), dry_run=dry)
+                forge = GitLabForge(self.gitlab_url, token.reveal(), dry_run=dry)
+                await forge.whoami()
+                self._gitlab = forge
             return self._gitlab
         if event.forge == "local":
             if self._local is None:
