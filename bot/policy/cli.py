@@ -196,3 +196,13 @@ def _ranges(lines: Sequence[int]) -> str:
     if start is not None:
         out.append(f"{start}-{prev}" if start != prev else str(start))
     return ",".join(out)
+
+
+def _add_lint() -> None:
+    """`policy lint OVERLAY_DIR` (the ratchet linter) lives with the trust artifacts; it joins this group."""
+    from bot.policy.trust_cli import lint_command
+
+    policy_group.add_command(lint_command, "lint")
+
+
+_add_lint()
