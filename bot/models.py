@@ -247,6 +247,19 @@ class Comment:
     body: str
 
 
+@dataclass
+class Issue:
+    """A GitHub issue, a GitLab issue or a local-forge issue (the dashboard lives in one)."""
+
+    repo: str
+    number: int
+    title: str
+    body: str
+    author: str
+    state: str = "open"  # open | closed
+    url: str = ""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str

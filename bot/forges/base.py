@@ -25,6 +25,7 @@ from bot.models import (
     Comment,
     CommitInfo,
     FileChange,
+    Issue,
     Permission,
 )
 from bot.tree import MemoryTree, PathEscapeError, normalize
@@ -251,6 +252,31 @@ class Forge(abc.ABC):
             CheckRun(repo=repo, sha=sha, name=name, conclusion=conclusion, title=title,
                      summary=summary, annotations=list(annotations))
         )
+
+    # ================================================================== issues (the dashboard)
+    # Not branch writes, so no ref guard; they still respect dry-run like `comment`. Forges without
+    # issue support keep these defaults, and the dashboard reports that instead of failing the job.
+
+    async def find_issues(self, repo: str, *, marker: str, state: str = "all") -> list[Issue]:
+        """Issues opened by the bot whose body contains `marker` (state 'open', 'closed' or 'all'), oldest first."""
+        raise NotImplementedError(f"the {self.name} forge does not support issues yet")
+
+    async def create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        if self._suppress("create_issue", repo, title):
+            return Issue(repo=repo, number=0, title=title, body=body, author=self.bot_login)
+        return await self._create_issue(repo, title=title, body=body)
+
+    async def update_issue(self, repo: str, number: int, *, body: str) -> Issue:
+        """Replace the body of an issue the bot opened (implementations refuse other authors' issues)."""
+        if self._suppress("update_issue", repo, f"#{number}"):
+            return Issue(repo=repo, number=number, title="", body=body, author=self.bot_login)
+        return await self._update_issue(repo, number, body=body)
+
+    async def _create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        raise NotImplementedError(f"the {self.name} forge does not support issues yet")
+
+    async def _update_issue(self, repo: str, number: int, *, body: str) -> Issue:
+        raise NotImplementedError(f"the {self.name} forge does not support issues yet")
 
     # ================================================================== write primitives (implemented by forges)
 

@@ -8,7 +8,8 @@ stands for the people using the forge.
 
 Layout of the data directory:
     repos/<owner>/<name>.git   bare repositories
-    forge.db                   SQLite: repos, permissions, protected branches, PRs, comments, reviews, labels, checks
+    forge.db                   SQLite: repos, permissions, protected branches, PRs, comments, reviews, labels, checks,
+                               issues (numbered apart from PRs)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.models import (
     Comment,
     CommitInfo,
     FileChange,
+    Issue,
     Permission,
 )
 from bot.tree import normalize
@@ -52,6 +54,9 @@ CREATE TABLE IF NOT EXISTS labels (repo TEXT NOT NULL, number INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS checks (id INTEGER PRIMARY KEY AUTOINCREMENT, repo TEXT NOT NULL, sha TEXT NOT NULL,
     name TEXT NOT NULL, conclusion TEXT NOT NULL, title TEXT NOT NULL, summary TEXT NOT NULL,
     annotations TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS issues (repo TEXT NOT NULL, number INTEGER NOT NULL, title TEXT NOT NULL,
+    body TEXT NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, PRIMARY KEY (repo, number));
 """
 
 
@@ -286,6 +291,46 @@ class LocalForge(Forge):
             for r in self.db.execute(sql + " ORDER BY id", args)
         ]
 
+    _ISSUE_COLS = "repo, number, title, body, author, state"
+
+    def _row_to_issue(self, row: tuple) -> Issue:
+        repo, number, title, body, author, state = row
+        return Issue(repo=repo, number=number, title=title, body=body, author=author, state=state,
+                     url=f"local://{repo}/issues/{number}")
+
+    def get_issue(self, repo: str, number: int) -> Issue:
+        row = self.db.execute(f"SELECT {self._ISSUE_COLS} FROM issues WHERE repo=? AND number=?",
+                              (repo, number)).fetchone()
+        if row is None:
+            raise NotFoundError(f"{repo}: no issue #{number}")
+        return self._row_to_issue(row)
+
+    async def find_issues(self, repo: str, *, marker: str, state: str = "all") -> list[Issue]:
+        sql = f"SELECT {self._ISSUE_COLS} FROM issues WHERE repo=? AND author=? AND instr(body, ?) > 0"
+        args: list[object] = [repo, self.bot_login, marker]
+        if state != "all":
+            sql += " AND state=?"
+            args.append(state)
+        return [self._row_to_issue(r) for r in self.db.execute(sql + " ORDER BY number", args)]
+
+    async def _create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        self._default_branch(repo)  # the repo must exist
+        now = time.time()
+        with self.db:
+            number = self.db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM issues WHERE repo=?",
+                                     (repo,)).fetchone()[0]
+            self.db.execute("INSERT INTO issues VALUES (?,?,?,?,?,?,?,?)",
+                            (repo, number, title, body, self.bot_login, "open", now, now))
+        return self.get_issue(repo, number)
+
+    async def _update_issue(self, repo: str, number: int, *, body: str) -> Issue:
+        issue = self.get_issue(repo, number)
+        if issue.author != self.bot_login:
+            raise ForgeError(f"{repo}: issue #{number} is not the bot's")
+        self.db.execute("UPDATE issues SET body=?, updated_at=? WHERE repo=? AND number=?",
+                        (body, time.time(), repo, number))
+        return self.get_issue(repo, number)
+
     # ------------------------------------------------------------------ guarded write primitives
 
     async def _create_branch(self, repo: str, branch: str, from_ref: str) -> str:
@@ -451,6 +496,17 @@ class LocalForgeAdmin:
             (repo, number, user, body, time.time()),
         )
         return Comment(id=int(cur.lastrowid or 0), author=user, body=body)
+
+    def edit_issue(self, repo: str, number: int, body: str, *, user: str) -> tuple[str, str]:
+        """A human edits an issue's body (ticks a dashboard checkbox). Returns (old body, new body)."""
+        issue = self.forge.get_issue(repo, number)
+        self.forge.db.execute("UPDATE issues SET body=?, updated_at=? WHERE repo=? AND number=?",
+                              (body, time.time(), repo, number))
+        return issue.body, body
+
+    def close_issue(self, repo: str, number: int, *, user: str) -> None:
+        self.forge.db.execute("UPDATE issues SET state='closed', updated_at=? WHERE repo=? AND number=?",
+                              (time.time(), repo, number))
 
     def approve(self, repo: str, number: int, *, user: str) -> None:
         cr = self.forge.db.execute("SELECT author FROM prs WHERE repo=? AND number=?", (repo, number)).fetchone()
