@@ -125,6 +125,13 @@ class DirTree:
         except OSError:
             return None
 
+    def subtree(self, path: str) -> "DirTree":
+        """The directory `path` inside this tree as a tree of its own, confined like `read` (no symlinks)."""
+        full = self._resolve(path)
+        if not full.is_dir():
+            raise NotADirectoryError(path)
+        return DirTree(full, max_file_bytes=self.max_file_bytes)
+
     def size(self, path: str) -> int | None:
         try:
             st = os.lstat(self._resolve(path))
