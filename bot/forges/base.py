@@ -266,16 +266,19 @@ class Forge(abc.ABC):
             return Issue(repo=repo, number=0, title=title, body=body, author=self.bot_login)
         return await self._create_issue(repo, title=title, body=body)
 
-    async def update_issue(self, repo: str, number: int, *, body: str) -> Issue:
-        """Replace the body of an issue the bot opened (implementations refuse other authors' issues)."""
+    async def update_issue(self, repo: str, number: int, *, body: str, state: str | None = None) -> Issue:
+        """Replace the body of an issue the bot opened, optionally closing or reopening it
+        (implementations refuse other authors' issues)."""
+        if state not in (None, "open", "closed"):
+            raise ForgeError(f"refused: issue state {state!r}")
         if self._suppress("update_issue", repo, f"#{number}"):
-            return Issue(repo=repo, number=number, title="", body=body, author=self.bot_login)
-        return await self._update_issue(repo, number, body=body)
+            return Issue(repo=repo, number=number, title="", body=body, author=self.bot_login, state=state or "open")
+        return await self._update_issue(repo, number, body=body, state=state)
 
     async def _create_issue(self, repo: str, *, title: str, body: str) -> Issue:
         raise NotImplementedError(f"the {self.name} forge does not support issues yet")
 
-    async def _update_issue(self, repo: str, number: int, *, body: str) -> Issue:
+    async def _update_issue(self, repo: str, number: int, *, body: str, state: str | None) -> Issue:
         raise NotImplementedError(f"the {self.name} forge does not support issues yet")
 
     # ================================================================== write primitives (implemented by forges)

@@ -323,12 +323,12 @@ class LocalForge(Forge):
                             (repo, number, title, body, self.bot_login, "open", now, now))
         return self.get_issue(repo, number)
 
-    async def _update_issue(self, repo: str, number: int, *, body: str) -> Issue:
+    async def _update_issue(self, repo: str, number: int, *, body: str, state: str | None) -> Issue:
         issue = self.get_issue(repo, number)
         if issue.author != self.bot_login:
             raise ForgeError(f"{repo}: issue #{number} is not the bot's")
-        self.db.execute("UPDATE issues SET body=?, updated_at=? WHERE repo=? AND number=?",
-                        (body, time.time(), repo, number))
+        self.db.execute("UPDATE issues SET body=?, state=?, updated_at=? WHERE repo=? AND number=?",
+                        (body, state or issue.state, time.time(), repo, number))
         return self.get_issue(repo, number)
 
     # ------------------------------------------------------------------ guarded write primitives

@@ -14,6 +14,7 @@ from typing import Any
 from bot import pipeline
 from bot.forges.base import Forge
 from bot.handlers.events import Event, Kind
+from bot.handlers.dashboard_flow import on_issue_edited
 from bot.models import (
     BRANCH_PREFIX,
     Annotation,
@@ -185,4 +186,5 @@ ROUTES: dict[Kind, Any] = {
     Kind.PR_CLOSED: on_pr_closed,
     Kind.PR_OPENED: on_pr_opened,
     Kind.COMMENT: on_comment,
+    Kind.ISSUE_EDITED: on_issue_edited,
 }

@@ -64,6 +64,7 @@ def markdown_env() -> jinja2.Environment:
     )
     env.filters["code"] = md_code
     env.filters["md"] = md_text
+    env.filters["safe_raw"] = Raw  # for markers the template builds from constants, never for data
     return env
 
 
