@@ -19,6 +19,7 @@ import re
 
 from bot.merge import messages as msg
 from bot.merge.result import MergeMode, MergeResult
+from bot.merge.segments import skippable_keys
 from bot.merge.splice import newline_of, normalize_newlines, split_bom
 from bot.merge.textmerge import TextMergeError, merge_text
 from bot.merge.yamldoc import Parsed, YamlError, make_resolver, parse
@@ -61,32 +62,35 @@ def merge_file(path: str, *, current: str | None, base: str | None, generated: s
     (None: unknown, e.g. `GeneratedLock.base_for` found nothing or a hash mismatch); `generated` is
     the generator's new output.
     """
-    strategy = strategy_for(path, current, generated)
-    resolve = make_resolver()
-    gen: Parsed | None = None
-    if strategy == "yaml":
-        try:
-            gen = parse(_lf(generated), resolve=resolve)
-        except YamlError as exc:
-            return MergeResult(
-                None, False, MergeMode.ERROR, strategy=strategy, original=current,
-                error=msg.GENERATED_INVALID.format(path=path, why=exc),
-            )
-    if current is None:
-        return MergeResult(generated, True, MergeMode.CREATE, strategy=strategy)
-    if current == generated:
+    if current is not None and current == generated:
+        strategy = strategy_for(path, current)
         return MergeResult(None, False, MergeMode.UNCHANGED, strategy=strategy, original=current)
+    strategy = strategy_for(path, current, generated)
     if strategy == "text":
+        if current is None:
+            return MergeResult(generated, True, MergeMode.CREATE, strategy=strategy)
         return _merge_text(path, current=current, base=base, generated=generated)
-    assert gen is not None
-    return _merge_yaml(path, current=current, base=base, generated=generated, gen=gen)
+    return _merge_yaml(path, current=current, base=base, generated=generated)
 
 
-def _merge_yaml(path: str, *, current: str, base: str | None, generated: str, gen: Parsed) -> MergeResult:
-    resolve = gen.resolve
-    bom, body = split_bom(current)
+def _merge_yaml(path: str, *, current: str | None, base: str | None, generated: str) -> MergeResult:
+    resolve = make_resolver()
+    bom, body = split_bom(current) if current is not None else ("", None)
+    gen_text = _lf(generated)
+    base_text = _lf(base) if base is not None else None
+    # top-level entries that only one side changed (or neither) need no nodes
+    skip = skippable_keys(body, gen_text, base_text) if body is not None else frozenset()
     try:
-        cur = parse(body, resolve=resolve)
+        gen = parse(gen_text, resolve=resolve, skip=skip)
+    except YamlError as exc:
+        return MergeResult(
+            None, False, MergeMode.ERROR, strategy="yaml", original=current,
+            error=msg.GENERATED_INVALID.format(path=path, why=exc),
+        )
+    if current is None or body is None:
+        return MergeResult(generated, True, MergeMode.CREATE, strategy="yaml")
+    try:
+        cur = parse(body, resolve=resolve, skip=skip)
     except YamlError as exc:
         return MergeResult(None, False, MergeMode.ERROR, error=str(exc), strategy="yaml", original=current)
     if base is not None and current == base:
@@ -94,11 +98,16 @@ def _merge_yaml(path: str, *, current: str, base: str | None, generated: str, ge
     if base is not None and base == generated:
         return MergeResult(None, False, MergeMode.UNCHANGED, strategy="yaml", original=current)
     base_doc: Parsed | None = None
-    if base is not None:
+    if base_text is not None:
         try:
-            base_doc = parse(_lf(base), resolve=resolve)
+            base_doc = parse(base_text, resolve=resolve, skip=skip)
         except YamlError:
             base_doc = None  # cannot happen for a verified base; fall back to preserve mode
+    parsed = [p for p in (cur, gen, base_doc) if p is not None]
+    if skip and not all(p.segmented for p in parsed):
+        # stubs only compare with stubs: if one text had to be parsed whole, parse them all whole
+        cur, gen = parse(body, resolve=resolve), parse(gen_text, resolve=resolve)
+        base_doc = parse(base_text, resolve=resolve) if base_doc is not None and base_text is not None else None
     mode = MergeMode.THREE_WAY if base_doc is not None else MergeMode.PRESERVE
     outcome = merge_yaml(path, current=cur, base=base_doc, generated=gen, newline=newline_of(body))
     content = bom + outcome.content if outcome.content is not None else None

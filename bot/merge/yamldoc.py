@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from types import MappingProxyType
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import YAMLError
@@ -30,6 +31,7 @@ MAP = "map"
 SEQ = "seq"
 SCALAR = "scalar"
 ALIAS = "alias"
+STUB = "stub"  # a top-level value that was not parsed because it is the same in every text (segments)
 
 BOM = "\ufeff"
 _CORE = "tag:yaml.org,2002:"
@@ -48,37 +50,33 @@ class Node:
     `start`/`end` are the parser's marks (anchor and tag included). `tend` is the tight end: the end of
     the node's last content character (block scalars drop their trailing blank lines, block
     collections end where their last child ends, not at the next token as the parser reports).
+    Attributes most nodes leave at their default live on the class, so building a node is cheap.
     """
 
-    __slots__ = (
-        "kind", "src", "start", "end", "tend", "line", "col", "flow", "anchor", "tag", "style",
-        "value", "plain_implicit", "items", "index", "target", "referenced", "pure", "shared",
-        "dash", "close", "_canon",
-    )
+    flow = False
+    anchor: str | None = None
+    tag: str | None = None
+    style: str | None = None
+    value = ""
+    plain_implicit = False
+    items: Any = ()  # seq: [Node]; map: [(key Node, value Node)]
+    index: Mapping[Any, tuple[Node, Node]] = MappingProxyType({})  # map: canonical key -> local entry
+    target: Node | None = None  # alias: the anchored node
+    referenced = False  # an alias points at this node
+    pure = True  # no alias or merge key anywhere inside (text equality implies equality)
+    shared = False  # this node or a descendant is the target of an alias
+    dash: int | None = None  # block sequence item: offset of its "-"
+    close: int | None = None  # flow collection: offset of its closing bracket
+    _canon: Any = _UNSET
 
-    def __init__(self, kind: str, src: str, start: Any, end: Any) -> None:
+    def __init__(self, kind: str, src: str, start: int, end: int, line: int, col: int) -> None:
         self.kind = kind
         self.src = src
-        self.start: int = start.index
-        self.end: int = end.index
-        self.tend: int = end.index
-        self.line: int = start.line
-        self.col: int = start.column
-        self.flow = False
-        self.anchor: str | None = None
-        self.tag: str | None = None
-        self.style: str | None = None
-        self.value: str = ""
-        self.plain_implicit = False
-        self.items: list[Any] = []  # seq: [Node]; map: [(key Node, value Node)]
-        self.index: dict[Any, tuple[Node, Node]] = {}  # map: canonical key -> local entry
-        self.target: Node | None = None  # alias: the anchored node
-        self.referenced = False  # an alias points at this node
-        self.pure = True  # no alias or merge key anywhere inside (text equality implies equality)
-        self.shared = False  # this node or a descendant is the target of an alias
-        self.dash: int | None = None  # block sequence item: offset of its "-"
-        self.close: int | None = None  # flow collection: offset of its closing bracket
-        self._canon: Any = _UNSET
+        self.start = start
+        self.end = end
+        self.tend = end
+        self.line = line
+        self.col = col
 
     @property
     def text(self) -> str:
@@ -115,6 +113,7 @@ class Parsed:
     text: str
     docs: list[Document]
     resolve: Callable[[str], Any] = field(repr=False)
+    segmented: bool = False  # some top-level values are stubs (see `bot.merge.segments`)
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -227,6 +226,8 @@ def canon(node: Node | None, resolve: Callable[[str], Any]) -> Any:
         return cached
     if node.kind == SCALAR:
         result = scalar_canon(node, resolve)
+    elif node.kind == STUB:
+        result = (STUB, node.text)
     elif node.kind == ALIAS:
         result = canon(node.target, resolve)
     elif node.kind == SEQ:
@@ -295,9 +296,19 @@ def _py_events(text: str) -> Iterable[Any]:
     return YAML(typ="rt", pure=True).parse(text)
 
 
-def parse(text: str, *, resolve: Callable[[str], Any] | None = None) -> Parsed:
-    """Parse a (BOM-free) text into documents of positioned nodes, or raise YamlError."""
+def parse(text: str, *, resolve: Callable[[str], Any] | None = None, skip: Collection[str] = ()) -> Parsed:
+    """Parse a (BOM-free) text into documents of positioned nodes, or raise YamlError.
+
+    `skip`: top-level keys whose entries need no nodes (they are identical in the texts being merged);
+    see `bot.merge.segments`. The whole text is still checked by the parser.
+    """
     resolve = resolve or make_resolver()
+    if skip:
+        from bot.merge.segments import parse_segmented
+
+        parsed = parse_segmented(text, resolve=resolve, skip=skip)
+        if parsed is not None:
+            return parsed
     try:
         docs = _build(_c_events(text), text, resolve)
     except ImportError:  # pragma: no cover - clib is a dependency of ruamel.yaml on CPython
@@ -312,106 +323,129 @@ def parse(text: str, *, resolve: Callable[[str], Any] | None = None) -> Parsed:
     return Parsed(text=text, docs=docs, resolve=resolve)
 
 
-def _build(events: Iterable[Any], text: str, resolve: Callable[[str], Any]) -> list[Document]:
+def _build(
+    events: Iterable[Any], text: str, resolve: Callable[[str], Any], *, offset: int = 0, line_offset: int = 0
+) -> list[Document]:
+    """Nodes from parser events. Hot path (one pass per event): written for speed, not elegance.
+
+    `offset`/`line_offset`: the events come from a slice of `text` starting there (see `segments`).
+    """
+    scalar_event, alias_event = ev.ScalarEvent, ev.AliasEvent
+    map_start, seq_start = ev.MappingStartEvent, ev.SequenceStartEvent
+    map_end, seq_end = ev.MappingEndEvent, ev.SequenceEndEvent
+    doc_start, doc_end = ev.DocumentStartEvent, ev.DocumentEndEvent
     docs: list[Document] = []
     doc: Document | None = None
     stack: list[Node] = []
     pending: list[Node | None] = []  # per open mapping: the key waiting for its value
     anchors: dict[str, Node] = {}
-
-    def attach(node: Node) -> None:
-        if not stack:
-            assert doc is not None
-            doc.root = node
-            return
-        parent = stack[-1]
-        if parent.kind == SEQ:
-            if not parent.flow:
-                node.dash = _find_dash(text, node.start)
-            parent.items.append(node)
-        elif pending[-1] is None:
-            pending[-1] = node
-        else:
-            key = pending[-1]
-            pending[-1] = None
-            parent.items.append((key, node))
-            ckey = canon(key, resolve)
-            if ckey in parent.index:
-                raise YamlError(
-                    f"found duplicate key {key.text!r} in a mapping (line {key.line + 1}, column {key.col + 1}); "
-                    f"first at line {parent.index[ckey][0].line + 1}"
-                )
-            parent.index[ckey] = (key, node)
-
+    aliases = False
     for event in events:
         cls = type(event)
-        if cls is ev.ScalarEvent:
-            node = Node(SCALAR, text, event.start_mark, event.end_mark)
+        if cls is scalar_event:
+            mark = event.start_mark
+            start, end = mark.index + offset, event.end_mark.index + offset
+            node = Node(SCALAR, text, start, end, mark.line + line_offset, mark.column)
             node.value = event.value
-            node.style = event.style or None
-            node.tag = None if event.tag is None else str(event.tag)
-            node.plain_implicit = bool(event.implicit and event.implicit[0]) and node.style is None
-            if node.style in ("|", ">"):
-                node.tend = node.start + len(text[node.start : node.end].rstrip())
-            _anchor(node, event, anchors)
-            attach(node)
-        elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
-            node = Node(MAP if cls is ev.MappingStartEvent else SEQ, text, event.start_mark, event.end_mark)
-            node.flow = bool(event.flow_style)
-            node.tag = None if event.tag is None else str(event.tag)
-            _anchor(node, event, anchors)
-            attach(node)
-            stack.append(node)
-            pending.append(None)
-        elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
+            style = event.style
+            if style:
+                node.style = style
+                if style == "|" or style == ">":
+                    node.tend = start + len(text[start:end].rstrip())
+            if event.ctag is not None:  # `ctag`: the raw slot behind ruamel's (slow) `tag` property
+                node.tag = str(event.ctag)
+            elif not style and event.implicit[0]:
+                node.plain_implicit = True
+        elif cls is map_start or cls is seq_start:
+            mark = event.start_mark
+            node = Node(
+                MAP if cls is map_start else SEQ, text, mark.index + offset, event.end_mark.index + offset,
+                mark.line + line_offset, mark.column,
+            )
+            node.items = []
+            if cls is map_start:
+                node.index = {}
+            if event.flow_style:
+                node.flow = True
+            if event.ctag is not None:
+                node.tag = str(event.ctag)
+        elif cls is map_end or cls is seq_end:
             node = stack.pop()
             pending.pop()
-            _finish(node, event)
-        elif cls is ev.AliasEvent:
+            items = node.items
+            if node.flow:
+                node.close = event.start_mark.index + offset
+                node.tend = event.end_mark.index + offset
+            elif items:
+                if node.kind == MAP:
+                    node.tend = items[-1][1].tend
+                    node.col = items[0][0].col  # the map's mark may sit on an anchor a line above
+                else:
+                    node.tend = items[-1].tend
+            if not node.pure and stack:
+                stack[-1].pure = False
+            continue
+        elif cls is alias_event:
             target = anchors.get(event.anchor)
             if target is None:
                 raise YamlError(f"found undefined alias {event.anchor!r} (line {event.start_mark.line + 1})")
-            node = Node(ALIAS, text, event.start_mark, event.end_mark)
+            mark = event.start_mark
+            node = Node(ALIAS, text, mark.index + offset, event.end_mark.index + offset, mark.line + line_offset, mark.column)
             node.target = target
             node.pure = False
-            target.referenced = True
-            target.shared = True
-            attach(node)
-        elif cls is ev.DocumentStartEvent:
-            doc = Document(root=None, start=event.start_mark.index, explicit_start=bool(event.explicit))
+            target.referenced = target.shared = True
+            aliases = True
+        elif cls is doc_start:
+            doc = Document(root=None, start=event.start_mark.index + offset, explicit_start=bool(event.explicit))
             anchors = {}
-        elif cls is ev.DocumentEndEvent:
+            continue
+        elif cls is doc_end:
             assert doc is not None
-            doc.end = event.end_mark.index
+            doc.end = event.end_mark.index + offset
             docs.append(doc)
             doc = None
-    # `shared` was set on targets as aliases appeared; propagate it to ancestors
-    for d in docs:
-        if d.root is not None:
-            _propagate_shared(d.root)
+            continue
+        else:
+            continue
+        if event.anchor is not None and cls is not alias_event:
+            node.anchor = event.anchor
+            anchors[event.anchor] = node
+        # attach the new node to its parent
+        if stack:
+            parent = stack[-1]
+            if parent.kind == SEQ:
+                if not parent.flow:
+                    node.dash = _find_dash(text, node.start)
+                parent.items.append(node)
+                if not node.pure:
+                    parent.pure = False
+            else:
+                key = pending[-1]
+                if key is None:
+                    pending[-1] = node
+                else:
+                    pending[-1] = None
+                    parent.items.append((key, node))
+                    ckey = key._canon = resolve(key.value) if key.plain_implicit else canon(key, resolve)
+                    if ckey in parent.index:
+                        raise YamlError(
+                            f"found duplicate key {key.text!r} in a mapping (line {key.line + 1}, "
+                            f"column {key.col + 1}); first at line {parent.index[ckey][0].line + 1}"
+                        )
+                    parent.index[ckey] = (key, node)
+                    if ckey == MERGE_KEY or not key.pure or not node.pure:
+                        parent.pure = False
+        else:
+            assert doc is not None
+            doc.root = node
+        if cls is map_start or cls is seq_start:
+            stack.append(node)
+            pending.append(None)
+    if aliases:  # `shared` was set on alias targets; propagate it to their ancestors
+        for d in docs:
+            if d.root is not None:
+                _propagate_shared(d.root)
     return docs
-
-
-def _anchor(node: Node, event: Any, anchors: dict[str, Node]) -> None:
-    if event.anchor is not None:
-        node.anchor = event.anchor
-        anchors[event.anchor] = node
-
-
-def _finish(node: Node, event: Any) -> None:
-    if node.flow:
-        node.close = event.start_mark.index
-        node.tend = event.end_mark.index
-    elif node.items:
-        last = node.items[-1]
-        node.tend = (last[1] if node.kind == MAP else last).tend
-    if node.kind == MAP:
-        pure = all(k.pure and v.pure for k, v in node.items) and MERGE_KEY not in node.index
-        if node.items and not node.flow:
-            node.col = node.items[0][0].col  # the map's mark may sit on an anchor a line above
-    else:
-        pure = all(i.pure for i in node.items)
-    node.pure = node.pure and pure
 
 
 def _propagate_shared(node: Node) -> bool:

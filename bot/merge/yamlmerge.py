@@ -33,6 +33,7 @@ from bot.merge.yamldoc import (
     MERGE_KEY,
     SCALAR,
     SEQ,
+    STUB,
     Document,
     Node,
     Parsed,
@@ -75,7 +76,8 @@ def merge_yaml(path: str, *, current: Parsed, base: Parsed | None, generated: Pa
         return Outcome(None, merger.notes, merger.conflicts)
     try:
         merged = apply_edits(current.text, merger.edits)
-        parse(merged, resolve=current.resolve)
+        if merger.structural:
+            parse(merged, resolve=current.resolve)
     except (OverlapError, YamlError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         merger.conflicts.append(MergeNote(path, "(file)", msg.UNSAFE_RESULT.format(why=why), conflict=True))
@@ -96,6 +98,7 @@ class _Merger:
         self.notes: list[MergeNote] = []
         self.conflicts: list[MergeNote] = []
         self._filled: dict[int, int] = {}  # empty flow collections -> items inserted so far
+        self.structural = False  # an edit other than a checked scalar splice: re-parse the result
 
     # ------------------------------------------------------------------ documents
 
@@ -174,34 +177,40 @@ class _Merger:
 
     # ------------------------------------------------------------------ decisions
 
-    def equal(self, a: Node | None, b: Node | None) -> bool:
-        if a is None or b is None:
-            return a is b
-        if (
+    def same(self, a: Node, b: Node) -> bool:
+        """Cheap sufficient test for equality: the same text at the same column (no aliases inside)."""
+        return (
             a.pure
             and b.pure
             and a.kind == b.kind
             and a.col == b.col
             and a.tend - a.start == b.tend - b.start
             and a.src[a.start : a.tend] == b.src[b.start : b.tend]
-        ):
-            return True
-        return canon(a, self.resolve) == canon(b, self.resolve)
+        )
+
+    def equal(self, a: Node | None, b: Node | None) -> bool:
+        """Semantic equality (what YAML 1.2 reads), whatever the layout."""
+        if a is None or b is None:
+            return a is b
+        return self.same(a, b) or canon(a, self.resolve) == canon(b, self.resolve)
 
     def merge_value(self, cs: Slot, b: Node | None, gs: Slot, path: str) -> None:
         c, g = cs.node, gs.node
-        if self.equal(c, g):
+        if self.same(c, g) or (b is not None and self.same(g, b)):
+            return  # nothing to do, or the generator did not change this since the base
+        gd = g.deref()
+        if not c.referenced:
+            # collections are walked rather than compared whole: equal subtrees are skipped by `same`
+            if c.kind == MAP and gd.kind == MAP:
+                self.merge_map(cs, b, gs, path)
+                return
+            if c.kind == SEQ and gd.kind == SEQ:
+                self.merge_seq(cs, b, gs, path)
+                return
+        if self.equal(c, g) or (b is not None and self.equal(g, b)):
             return
-        if b is not None and self.equal(g, b):
-            return  # the generator did not change this since the base: whatever the human did stands
         if c.referenced:
             self.conflict(path, msg.SHARED, ours=c, theirs=g, anchor=c.anchor or "")
-            return
-        gd = g.deref()
-        if c.kind == MAP and gd.kind == MAP:
-            self.merge_map(cs, b, gs, path)
-        elif c.kind == SEQ and gd.kind == SEQ:
-            self.merge_seq(cs, b, gs, path)
         elif b is not None and self.equal(c, b):
             self.replace(cs, gs, path)
         else:
@@ -348,7 +357,7 @@ class _Merger:
                 return
             if c.start == c.end:  # an empty value (`key:`): keep a blank after the colon
                 new = " " + new
-            self._edit(c.start, c.end, new)
+            self._edit(c.start, c.end, new, checked=cs.kind != "root")
             return
         if cs.flow:
             flow = self.render_flow(g)
@@ -356,6 +365,11 @@ class _Merger:
                 self.conflict(path, msg.CANNOT_EDIT, ours=c, theirs=g, why="value cannot be written in flow style")
                 return
             self._edit(c.start, c.tend, flow)
+            return
+        if c.kind == STUB and gd.kind == STUB and cs.kind == "entry" and cs.key is not None and gs.key is not None:
+            # a whole top-level entry the human left as last generated: the generator's entry replaces it
+            region = self.gen.text[gs.key.start : self.gen.content_end(gd.tend)]
+            self._edit(cs.key.start, cur.content_end(c.tend), region, checked=True)
             return
         if cs.kind == "entry":
             assert cs.key is not None
@@ -580,8 +594,11 @@ class _Merger:
         else:
             self._edit(start, start, block + "\n" + " " * col)
 
-    def _edit(self, start: int, end: int, new: str) -> None:
+    def _edit(self, start: int, end: int, new: str, *, checked: bool = False) -> None:
+        """Record an edit. `checked`: a scalar already proven to read back as intended in its context."""
         self.edits.append(Edit(start, end, to_newline(new, self.nl), order=len(self.edits)))
+        if not checked:
+            self.structural = True
 
     # ------------------------------------------------------------------ rendering the generator's text
 

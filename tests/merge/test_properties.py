@@ -9,8 +9,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any
+from typing import Any, Iterator
+from unittest import mock
+
+import pytest
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -163,98 +167,118 @@ def _draw_change(draw: Any, data: Any, *, avoid: list[tuple], with_delete: bool)
 
 # --------------------------------------------------------------------------- properties
 
+SEGMENTS = pytest.mark.parametrize("segments", [True, False], ids=["segments", "whole-file"])
 
+
+@contextlib.contextmanager
+def _segments(enabled: bool) -> Iterator[None]:
+    """Run with the top-level segment shortcut (the default) or force every text to be parsed whole."""
+    if enabled:
+        yield
+    else:
+        with mock.patch("bot.merge.core.skippable_keys", return_value=frozenset()):
+            yield
+
+
+@SEGMENTS
 @PROPERTY_SETTINGS
 @given(data=DOCS, ours=STYLE, theirs=STYLE)
-def test_merging_the_same_data_changes_nothing(data: dict, ours: tuple, theirs: tuple) -> None:
-    current = _dump(data, ours)
-    generated = _dump(data, theirs)  # same data, possibly another layout
-    for base in (None, generated):
+def test_merging_the_same_data_changes_nothing(data: dict, ours: tuple, theirs: tuple, segments: bool) -> None:
+    with _segments(segments):
+        current = _dump(data, ours)
+        generated = _dump(data, theirs)  # same data, possibly another layout
+        for base in (None, generated):
+            result = merge_file(PATH, current=current, base=base, generated=generated)
+            assert result.content is None and not result.changed, result
+            assert result.final == current
+            assert not result.conflicts and not result.notes
+        # the human never touched the bot's file: the generator's layout is taken as is
+        assert merge_file(PATH, current=current, base=current, generated=generated).final == generated
+
+
+@SEGMENTS
+@PROPERTY_SETTINGS
+@given(draw=st.data())
+def test_untouched_file_takes_the_generator_update(draw: st.DataObject, segments: bool) -> None:
+    with _segments(segments):
+        base_data = draw.draw(DOCS)
+        gen_data = copy.deepcopy(base_data)
+        for _ in range(draw.draw(st.integers(1, 4))):
+            change = _draw_change(draw.draw, gen_data, avoid=[], with_delete=True)
+            if change is not None:
+                _apply(gen_data, change[0])
+        style = draw.draw(STYLE)
+        base = _dump(base_data, style)
+        generated = _dump(gen_data, style)
+
+        exact = merge_file(PATH, current=base, base=base, generated=generated)
+        assert exact.final == generated  # byte for byte when nobody touched the file
+
+        # the human only added comments: the data becomes the generator's, the comments stay
+        current = "# owned by the platform team\n" + base + "# end of file\n"
         result = merge_file(PATH, current=current, base=base, generated=generated)
-        assert result.content is None and not result.changed, result
-        assert result.final == current
-        assert not result.conflicts and not result.notes
-    # the human never touched the bot's file: the generator's layout is taken as is
-    assert merge_file(PATH, current=current, base=current, generated=generated).final == generated
+        assert not result.conflicts, result.conflicts
+        assert load(result.final) == load(generated)
+        assert result.final.startswith("# owned by the platform team\n")
+        assert "# end of file\n" in result.final
+        again = merge_file(PATH, current=result.final, base=base, generated=generated)
+        assert again.content is None, again
 
 
+@SEGMENTS
 @PROPERTY_SETTINGS
-@given(st.data())
-def test_untouched_file_takes_the_generator_update(draw: st.DataObject) -> None:
-    base_data = draw.draw(DOCS)
-    gen_data = copy.deepcopy(base_data)
-    for _ in range(draw.draw(st.integers(1, 4))):
-        change = _draw_change(draw.draw, gen_data, avoid=[], with_delete=True)
-        if change is not None:
-            _apply(gen_data, change[0])
-    style = draw.draw(STYLE)
-    base = _dump(base_data, style)
-    generated = _dump(gen_data, style)
+@given(draw=st.data())
+def test_human_only_change_is_never_lost(draw: st.DataObject, segments: bool) -> None:
+    with _segments(segments):
+        base_data = draw.draw(DOCS)
+        human = _draw_change(draw.draw, base_data, avoid=[], with_delete=False)
+        assume(human is not None and human[0][0] == "set")
+        human_change, human_path = human
+        assume(not (isinstance(_get(base_data, human_path[:-1]), dict) and human_path[-1] in _get(base_data, human_path[:-1])
+                    and _get(base_data, human_path) == human_change[2]))
+        gen_data = copy.deepcopy(base_data)
+        gen_changes = []
+        avoid = [human_path]
+        for _ in range(draw.draw(st.integers(1, 3))):
+            change = _draw_change(draw.draw, gen_data, avoid=avoid, with_delete=True)
+            if change is not None:
+                _apply(gen_data, change[0])
+                gen_changes.append(change[0])
+                avoid.append(change[1])
+        human_data = copy.deepcopy(base_data)
+        _apply(human_data, human_change)
+        expected = copy.deepcopy(human_data)
+        for change in gen_changes:
+            _apply(expected, change)
 
-    exact = merge_file(PATH, current=base, base=base, generated=generated)
-    assert exact.final == generated  # byte for byte when nobody touched the file
+        gen_style = draw.draw(STYLE)
+        base = _dump(base_data, gen_style)
+        generated = _dump(gen_data, gen_style)
+        current = _dump(human_data, draw.draw(STYLE))
 
-    # the human only added comments: the data becomes the generator's, the comments stay
-    current = "# owned by the platform team\n" + base + "# end of file\n"
-    result = merge_file(PATH, current=current, base=base, generated=generated)
-    assert not result.conflicts, result.conflicts
-    assert load(result.final) == load(generated)
-    assert result.final.startswith("# owned by the platform team\n")
-    assert "# end of file\n" in result.final
-    again = merge_file(PATH, current=result.final, base=base, generated=generated)
-    assert again.content is None, again
-
-
-@PROPERTY_SETTINGS
-@given(st.data())
-def test_human_only_change_is_never_lost(draw: st.DataObject) -> None:
-    base_data = draw.draw(DOCS)
-    human = _draw_change(draw.draw, base_data, avoid=[], with_delete=False)
-    assume(human is not None and human[0][0] == "set")
-    human_change, human_path = human
-    assume(not (isinstance(_get(base_data, human_path[:-1]), dict) and human_path[-1] in _get(base_data, human_path[:-1])
-                and _get(base_data, human_path) == human_change[2]))
-    gen_data = copy.deepcopy(base_data)
-    gen_changes = []
-    avoid = [human_path]
-    for _ in range(draw.draw(st.integers(1, 3))):
-        change = _draw_change(draw.draw, gen_data, avoid=avoid, with_delete=True)
-        if change is not None:
-            _apply(gen_data, change[0])
-            gen_changes.append(change[0])
-            avoid.append(change[1])
-    human_data = copy.deepcopy(base_data)
-    _apply(human_data, human_change)
-    expected = copy.deepcopy(human_data)
-    for change in gen_changes:
-        _apply(expected, change)
-
-    gen_style = draw.draw(STYLE)
-    base = _dump(base_data, gen_style)
-    generated = _dump(gen_data, gen_style)
-    current = _dump(human_data, draw.draw(STYLE))
-
-    result = merge_file(PATH, current=current, base=base, generated=generated)
-    assert not result.conflicts, result.conflicts
-    assert load(result.final) == expected
-    again = merge_file(PATH, current=result.final, base=base, generated=generated)
-    assert again.content is None, again
+        result = merge_file(PATH, current=current, base=base, generated=generated)
+        assert not result.conflicts, result.conflicts
+        assert load(result.final) == expected
+        again = merge_file(PATH, current=result.final, base=base, generated=generated)
+        assert again.content is None, again
 
 
+@SEGMENTS
 @PROPERTY_SETTINGS
 @given(data=DOCS, extra=st.dictionaries(KEYS, SCALAR, min_size=1, max_size=3), ours=STYLE, theirs=STYLE)
-def test_preserve_mode_adds_only_what_is_missing(data: dict, extra: dict, ours: tuple, theirs: tuple) -> None:
+def test_preserve_mode_adds_only_what_is_missing(data: dict, extra: dict, ours: tuple, theirs: tuple, segments: bool) -> None:
     """No base: every existing value is kept, and the generator's missing keys are added."""
-    wanted = copy.deepcopy(data)
-    for key, value in extra.items():
-        wanted[key] = value
-    current = _dump(data, ours)
-    result = merge_file(PATH, current=current, base=None, generated=_dump(wanted, theirs))
-    merged = load(result.final)
-    for key, value in data.items():
-        assert merged[key] == value  # kept, even where the generator wanted another value
-    for key, value in extra.items():
-        if key not in data:
-            assert merged[key] == value
-    differing = [k for k in extra if k in data and (type(data[k]) is not type(extra[k]) or data[k] != extra[k])]
-    assert {n.key for n in result.notes} == set(differing)
+    with _segments(segments):
+        wanted = copy.deepcopy(data)
+        for key, value in extra.items():
+            wanted[key] = value
+        current = _dump(data, ours)
+        result = merge_file(PATH, current=current, base=None, generated=_dump(wanted, theirs))
+        merged = load(result.final)
+        for key, value in data.items():
+            assert merged[key] == value  # kept, even where the generator wanted another value
+        for key, value in extra.items():
+            if key not in data:
+                assert merged[key] == value
+        differing = [k for k in extra if k in data and (type(data[k]) is not type(extra[k]) or data[k] != extra[k])]
+        assert {n.key for n in result.notes} == set(differing)

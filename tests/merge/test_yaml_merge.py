@@ -65,20 +65,28 @@ def test_file_of_comments_only_gets_the_generator_content_after_them() -> None:
 
 
 def test_quoting_style_of_the_human_is_kept_when_the_value_allows_it() -> None:
-    base = "a: '1.0'\nb: \"x\"\nc: v1\nd: yes\n"
-    generated = "a: \"2.0\"\nb: 'y'\nc: \"v2\"\nd: \"true\"\n"
+    base = "cfg:\n  a: '1.0'\n  b: \"x\"\n  c: v1\n  d: yes\n"
+    generated = "cfg:\n  a: \"2.0\"\n  b: 'y'\n  c: \"v2\"\n  d: \"true\"\n"
     current = base.replace("d: yes", "d: yes  # comment")
     result = three_way(current, base, generated)
-    assert result.content == "a: '2.0'\nb: \"y\"\nc: v2\nd: \"true\"  # comment\n"
+    assert result.content == "cfg:\n  a: '2.0'\n  b: \"y\"\n  c: v2\n  d: \"true\"  # comment\n"
     assert load(result.content) == load(generated)
 
 
-def test_flow_collections_are_edited_in_place() -> None:
-    base = "a: [ x, y ]\nb: {k: 1}\nc: []\nd: {}\n"
-    current = base + "# mine\n"
-    generated = "a: [x, z]\nb: {k: 1, j: 2}\nc: [1, 2]\nd: {e: f}\n"
+def test_top_level_entry_the_human_left_alone_takes_the_generator_text_whole() -> None:
+    base = "a:\n  x: '1'\n\n# about b\nb: 1\n"
+    current = base.replace("b: 1", "b: 2")
+    generated = "a:\n  x: \"2\"\n  y: 3\n\n# about b\nb: 1\n"
     result = three_way(current, base, generated)
-    assert result.content == "a: [ x, z ]\nb: {k: 1, j: 2}\nc: [1, 2]\nd: {e: f}\n# mine\n"
+    assert result.content == "a:\n  x: \"2\"\n  y: 3\n\n# about b\nb: 2\n"
+
+
+def test_flow_collections_are_edited_in_place() -> None:
+    base = "cfg:\n  a: [ x, y ]\n  b: {k: 1}\n  c: []\n  d: {}\n"
+    current = base + "  # mine\n"
+    generated = "cfg:\n  a: [x, z]\n  b: {k: 1, j: 2}\n  c: [1, 2]\n  d: {e: f}\n"
+    result = three_way(current, base, generated)
+    assert result.content == "cfg:\n  a: [ x, z ]\n  b: {k: 1, j: 2}\n  c: [1, 2]\n  d: {e: f}\n  # mine\n"
 
 
 def test_empty_value_gets_a_value_after_the_colon() -> None:
