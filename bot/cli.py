@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "constitution": "bot.policy.trust_cli:constitution_command",
     "audit": "bot.policy.trust_cli:audit_command",
     "waiver": "bot.policy.trust_cli:waiver_command",
+    "mcp": "bot.mcp_server.cli:mcp_command",
 }
 
 #: one-line help shown by `trustacks --help` without importing the module
@@ -45,6 +46,7 @@ SHORT_HELP: dict[str, str] = {
     "constitution": "Verify the pinned constitution or upgrade it explicitly (`constitution verify|upgrade`).",
     "audit": "Verify the hash-chained audit log or show its entries (`audit verify|show`).",
     "waiver": "Sign a waiver or check a waiver file (`waiver sign|check`).",
+    "mcp": "Serve rules, verdicts and the Profile to coding agents over MCP (read-only; stdio or HTTP).",
 }
 
 
