@@ -263,8 +263,8 @@ def new_ticks(old: str | None, new: str | None) -> list[str]:
 
 def parse_action(action: str) -> tuple[str, int | None]:
     """`discover` -> ("discover", None); `retry:42` -> ("retry", 42). Unknown names raise ValueError."""
-    name, _, arg = action.partition(":")
-    if name not in ACTIONS or (name == ACTION_RETRY) != bool(arg):
+    name, colon, arg = action.partition(":")
+    if name not in ACTIONS or (name == ACTION_RETRY) != bool(colon) or (colon and not arg.isdigit()):
         raise ValueError(f"unknown dashboard action {action!r}")
     return name, int(arg) if arg else None
 
@@ -427,11 +427,11 @@ def render(data: DashboardData, state: State) -> str:
     body = template.render(d=data, max_items=MAX_ITEMS, start=START, end=END,
                            state=STATE_OPEN + state.to_json() + STATE_CLOSE,
                            retry=ACTION_RETRY, discover=ACTION_DISCOVER, generate=ACTION_GENERATE)
-    body = re.sub(r"\n{3,}", "\n\n", body)
+    body = re.sub(r"\n{3,}", "\n\n", body).strip()
     if len(body) > MAX_BODY_CHARS:
         keep = MAX_BODY_CHARS - len(TRUNCATED) - len(state.to_json()) - 200
-        body = body[:keep] + TRUNCATED + STATE_OPEN + state.to_json() + STATE_CLOSE + "\n" + END + "\n"
-    return body
+        body = body[:keep] + TRUNCATED + STATE_OPEN + state.to_json() + STATE_CLOSE + "\n" + END
+    return body  # ends exactly at END, so splicing it back is a fixed point
 
 
 # ============================================================================ the one write verb
@@ -463,7 +463,7 @@ async def ensure_dashboard(
     data = await collect(forge, platform_repo=platform_repo, policy=policy, store=store, state=state)
     region = render(data, state)
     if existing is None:
-        issue = await forge.create_issue(platform_repo, title=TITLE, body=region)
+        issue = await forge.create_issue(platform_repo, title=TITLE, body=region + "\n")
         # Two workers racing could both create one: keep the oldest, close ours. Nothing is lost,
         # since both were rendered from the same forge state.
         if issue.number:
@@ -472,7 +472,7 @@ async def ensure_dashboard(
                 await forge.update_issue(platform_repo, issue.number,
                                          body=f"Superseded by #{oldest.number}.", state="closed")
                 return EnsureResult("unchanged", oldest, oldest.body)
-        return EnsureResult("created", issue, region)
+        return EnsureResult("created", issue, issue.body)
     body = splice(existing.body, region)
     if body == existing.body:
         return EnsureResult("unchanged", existing, body)
