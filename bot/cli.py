@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "audit": "bot.policy.trust_cli:audit_command",
     "waiver": "bot.policy.trust_cli:waiver_command",
     "mcp": "bot.mcp_server.cli:mcp_command",
+    "setup": "bot.setup_github:setup_command",
 }
 
 #: one-line help shown by `trustacks --help` without importing the module
@@ -47,6 +48,7 @@ SHORT_HELP: dict[str, str] = {
     "audit": "Verify the hash-chained audit log or show its entries (`audit verify|show`).",
     "waiver": "Sign a waiver or check a waiver file (`waiver sign|check`).",
     "mcp": "Serve rules, verdicts and the Profile to coding agents over MCP (read-only; stdio or HTTP).",
+    "setup": "Register the GitHub App from app.yml (`setup github`: manifest flow, credentials saved 0600).",
 }
 
 
