@@ -1,10 +1,12 @@
 """Secret-pattern scan: where a change puts credentials, reported by path:line and kind, never by value.
 
 Feeds TS-CRED-001 (DESIGN.md §3: no long-lived static credentials in code or CI configuration). Each
-pattern has cheap keywords checked first with substring search, so a clean file costs a few
-microseconds; the regular expression runs only on files that contain a keyword. A hit records the
-kind and at most a redacted prefix (`AKIA****`) or the key name of a `password:` literal: the value
-itself never enters the facts, the policy messages or the logs.
+pattern has cheap keywords; one Aho-Corasick pass (`ahocorasick_rs`) over the lower-cased text of the
+whole change finds every occurrence of every keyword at once, so a clean file costs nothing but its
+share of that pass. A pattern's regular expression runs only on files that contain one of its
+keywords, and the `password:` literal matcher is tried only at the keyword offsets the pass found.
+A hit records the kind and at most a redacted prefix (`AKIA****`) or the key name of a `password:`
+literal: the value itself never enters the facts, the policy messages or the logs.
 
 Reference formats: AWS key IDs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html),
 GitHub tokens (https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/),
@@ -14,9 +16,12 @@ GitLab tokens (https://docs.gitlab.com/security/tokens/), PEM private keys (RFC 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
+
+import ahocorasick_rs
 
 MAX_SCAN_BYTES = 1_000_000
 MAX_HITS_PER_FILE = 50
@@ -25,8 +30,8 @@ MAX_HITS_PER_FILE = 50
 @dataclass(frozen=True)
 class SecretPattern:
     kind: str
-    #: lower-case substrings; the regex runs only on files containing one. Few and short on purpose:
-    #: each absent keyword costs one pass over the whole change (~0.1 ms per 240 KiB)
+    #: lower-case substrings; the regex runs only on files containing one (all keywords of all
+    #: patterns are found together in one Aho-Corasick pass, so adding one costs next to nothing)
     keywords: tuple[str, ...]
     regex: re.Pattern[str]
     #: characters of the match shown before `****` (0: show nothing but the kind)
@@ -106,33 +111,55 @@ def scan(path: str, text: str, *, old: str | None = None) -> list[SecretHit]:
 
 
 def scan_many(files: Sequence[tuple[str, str, str | None]]) -> list[SecretHit]:
-    """`scan` over many files at once: each keyword is searched for once over all of them."""
+    """`scan` over many files at once: one keyword pass over all of them, then per-file checks."""
     texts = [t[:MAX_SCAN_BYTES] for _, t, _ in files]
     lowers = [t.lower() for t in texts]
+    found = keyword_offsets(lowers)
+    out: list[SecretHit] = []
+    for (path, _, old), text, lower, offsets in zip(files, texts, lowers, found):
+        if offsets:
+            out += _scan_one(path, text, lower, offsets, old)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _automaton() -> ahocorasick_rs.AhoCorasick:
+    """Every keyword (lower case), built once; matches are reported as (index into _ALL_KEYWORDS, start, end)."""
+    return ahocorasick_rs.AhoCorasick(list(_ALL_KEYWORDS))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def keyword_offsets(lowers: Sequence[str]) -> list[dict[str, list[int]]]:
+    """For each (lower-cased) text: keyword -> start offsets of every occurrence, overlaps included.
+
+    The texts are joined with NUL (no keyword contains one, so no match spans two texts) and
+    searched in one pass. Offsets are character offsets into each text.
+    """
     big = "\x00".join(lowers)
     starts, pos = [], 0
     for low in lowers:
         starts.append(pos)
         pos += len(low) + 1
-    present: list[set[str]] = [set() for _ in files]
-    for kw in _ALL_KEYWORDS:
-        i = big.find(kw)
-        while i >= 0:
-            idx = bisect.bisect_right(starts, i) - 1
-            present[idx].add(kw)
-            nxt = idx + 1
-            i = big.find(kw, starts[nxt]) if nxt < len(starts) else -1
-    out: list[SecretHit] = []
-    for (path, _, old), text, lower, found in zip(files, texts, lowers, present):
-        if found:
-            out += _scan_one(path, text, lower, found, old)
+    try:
+        matches = _automaton().find_matches_as_indexes(big, overlapping=True)
+    except UnicodeEncodeError:  # lone surrogates cannot be UTF-8 encoded; one char each keeps offsets
+        matches = _automaton().find_matches_as_indexes(_SURROGATE.sub("\ufffd", big), overlapping=True)
+    out: list[dict[str, list[int]]] = [{} for _ in lowers]
+    idx, lo, hi = -1, 0, -1  # the text [lo, hi) the previous match fell in
+    for kw, start, _end in matches:
+        if not lo <= start < hi:
+            idx = bisect.bisect_right(starts, start) - 1
+            lo, hi = starts[idx], starts[idx + 1] if idx + 1 < len(starts) else pos
+        out[idx].setdefault(_ALL_KEYWORDS[kw], []).append(start - lo)
     return out
 
 
-def _scan_one(path: str, text: str, lower: str, present: set[str], old: str | None) -> list[SecretHit]:
+def _scan_one(path: str, text: str, lower: str, offsets: dict[str, list[int]], old: str | None) -> list[SecretHit]:
     hits: list[tuple[int, str, str]] = []
     for pat in PATTERNS:
-        if present.isdisjoint(pat.keywords):
+        if not any(k in offsets for k in pat.keywords):
             continue
         for m in pat.regex.finditer(text):
             value = m.group(0)
@@ -142,9 +169,9 @@ def _scan_one(path: str, text: str, lower: str, present: set[str], old: str | No
             hits.append((m.start(), pat.kind, preview))
             if len(hits) >= MAX_HITS_PER_FILE:
                 break
-    literal_kws = present & _LITERAL_KEYWORDS
-    if literal_kws:
-        hits += _literals(path, text, lower, literal_kws)
+    at = {i for kw in _LITERAL_KEYWORDS if kw in offsets for i in offsets[kw]}
+    if at:
+        hits += _literals(path, text, lower, sorted(at))
     if not hits:
         return []
     old_lines = set(_stripped_lines(old)) if old else set()
@@ -158,13 +185,17 @@ def _scan_one(path: str, text: str, lower: str, present: set[str], old: str | No
     return [h for (line, kind), h in out.items() if kind not in _GENERIC or line not in specific]
 
 
-def _literals(path: str, text: str, lower: str, keywords: set[str]) -> Iterator[tuple[int, str, str]]:
+def _literals(path: str, text: str, lower: str, offsets: Iterable[int]) -> Iterator[tuple[int, str, str]]:
+    """`key: value` literals whose key ends in a literal keyword found at one of `offsets`."""
     code = path.lower().endswith(_CODE_SUFFIXES)
     # The regex is tried only where a keyword occurs, case-sensitively on the lower-cased text;
     # offsets carry over only when lower-casing kept every character's length (ASCII does).
     if len(lower) != len(text):
         return
-    for m in _keyword_matches(lower, keywords):
+    for i in offsets:
+        m = _LITERAL.match(lower, i)
+        if m is None:
+            continue
         start = m.start()
         while start > 0 and text[start - 1] in _KEY_CHARS:
             start -= 1
@@ -186,19 +217,6 @@ def _literals(path: str, text: str, lower: str, keywords: set[str]) -> Iterator[
         if not is_password and value.isalpha() and value.islower() and len(value) < 8:
             continue  # `secret: enabled`, `token: auto`: words, not secrets
         yield (start, "password literal" if is_password else "secret literal", f"(key {key})")
-
-
-def _keyword_matches(lower: str, keywords: set[str]) -> Iterator[re.Match[str]]:
-    seen: set[int] = set()
-    for kw in sorted(keywords):
-        i = lower.find(kw)
-        while i >= 0:
-            if i not in seen:
-                seen.add(i)
-                m = _LITERAL.match(lower, i)
-                if m is not None:
-                    yield m
-            i = lower.find(kw, i + 1)
 
 
 def _stripped_lines(text: str) -> Iterator[str]:
