@@ -18,6 +18,7 @@ Like ruamel's round-trip loader, a mapping with a duplicate key is refused (repo
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Collection, Iterable, Mapping
@@ -38,6 +39,7 @@ _CORE = "tag:yaml.org,2002:"
 MERGE_KEY = ("merge", "<<")
 
 _UNSET: Any = object()
+_COMMENT = re.compile(r"(?:(?<=[ \t])|^)#", re.M)
 
 
 class YamlError(ValueError):
@@ -352,10 +354,14 @@ def _build(
                 node.style = style
                 if style == "|" or style == ">":
                     node.tend = start + len(text[start:end].rstrip())
+                    if style == ">" and "\a" in node.value:
+                        node.value = node.value.replace("\a", "")  # ruamel's pure parser marks folds
             if event.ctag is not None:  # `ctag`: the raw slot behind ruamel's (slow) `tag` property
                 node.tag = str(event.ctag)
             elif not style and event.implicit[0]:
                 node.plain_implicit = True
+                if start == end:
+                    _place_empty(node, text)
         elif cls is map_start or cls is seq_start:
             mark = event.start_mark
             node = Node(
@@ -446,6 +452,27 @@ def _build(
             if d.root is not None:
                 _propagate_shared(d.root)
     return docs
+
+
+def _place_empty(node: Node, text: str) -> None:
+    """Put an empty value (`key:` / `- `) right after its indicator, whichever parser reported it.
+
+    libyaml marks it just after the `:`; ruamel's pure parser at the next token, possibly on the next
+    line, where a value spliced in would land in the wrong place.
+    """
+    pos = node.start
+    while True:
+        while pos > 0 and text[pos - 1] in " \t\r\n":
+            pos -= 1
+        line_start = text.rfind("\n", 0, pos) + 1
+        comment = _COMMENT.search(text, line_start, pos)
+        if comment is None:
+            break
+        pos = comment.start()  # step over a comment: on its own line or after the indicator
+    if pos > 0 and text[pos - 1] in ":-?" and pos != node.start:
+        node.start = node.end = node.tend = pos
+        node.line = text.count("\n", 0, pos)
+        node.col = pos - (text.rfind("\n", 0, pos) + 1)
 
 
 def _propagate_shared(node: Node) -> bool:
