@@ -4,7 +4,7 @@
     trustacks rule show ID
     trustacks policy test [--coverage]          every test_* rule; non-zero exit on a failure
     trustacks policy eval --input FILE          a raw input document -> the Decision as JSON
-    trustacks gaps [--profile FILE] [--format md|json]
+    trustacks gaps [--profile FILE] [--format md|json|html] [--out FILE]
 
 Every command loads the shipped rules (or `--rules-dir`), all packs unless `--pack` names some, and
 an optional `--overlay DIR`. `policy_group` is exported so other modules can add subcommands
@@ -160,9 +160,13 @@ def policy_eval(input_file: Any, rules_dir: Path | None, packs: tuple[str, ...],
 @click.command("gaps")
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Profile file (default: .trustacks/profile.yaml here).")
-@click.option("--format", "fmt", type=click.Choice(("md", "json")), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("md", "json", "html")), default="md", show_default=True,
+              help="html: a self-contained page with charts (bot/reports); md and json add the tools that close each gap.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write the report to FILE instead of standard output.")
 @_common
-def gaps_command(profile_path: Path | None, fmt: str, rules_dir: Path | None, packs: tuple[str, ...], overlay: Path | None) -> None:
+def gaps_command(profile_path: Path | None, fmt: str, out: Path | None, rules_dir: Path | None, packs: tuple[str, ...],
+                 overlay: Path | None) -> None:
     """The Gap Analysis Report: rules the Profile's tooling cannot satisfy, by category and pack."""
     from bot.policy.engine import PolicyError
     from bot.policy.gaps import gap_report
@@ -180,7 +184,14 @@ def gaps_command(profile_path: Path | None, fmt: str, rules_dir: Path | None, pa
         report = gap_report(profile, engine)
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(report.to_json() if fmt == "json" else report.to_markdown(), nl=False)
+    from bot.reports import render
+
+    text = render(report, engine=engine, profile=profile, fmt=fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out} ({len(report.gaps)} gaps)", err=True)
 
 
 def _ranges(lines: Sequence[int]) -> str:
