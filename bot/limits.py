@@ -156,8 +156,7 @@ class _State:
             return cls([], [])
 
     def dumps(self) -> str:
-        return json.dumps({"v": STATE_VERSION, "opened": self.opened, "held": self.held},
-                          separators=(",", ":"), sort_keys=True)
+        return json.dumps({"v": STATE_VERSION, "opened": self.opened, "held": self.held}, separators=(",", ":"))
 
     def prune(self, now: float, window: float) -> None:
         self.opened = [o for o in self.opened if o["t"] > now - window]
@@ -191,17 +190,21 @@ class NoiseLimiter:
     # ------------------------------------------------------------------ locking and state
 
     @contextlib.asynccontextmanager
-    async def _state(self) -> AsyncIterator[_State]:
-        """Load, yield for changes, save: under the in-process lock and, when the store can, a shared one."""
+    async def _state(self, *, write: bool = True) -> AsyncIterator[_State]:
+        """Load the scope's state and yield it. `write`: under the in-process lock and, when the store can,
+        a shared one, then saved; otherwise a lock-free snapshot (listing, counting)."""
+        if not write:
+            state = _State.loads(await self.kv.get_kv(self._key))
+            state.prune(self.clock(), self.window)
+            yield state
+            return
         async with self._local:
             token = await self._lock()
             try:
                 state = _State.loads(await self.kv.get_kv(self._key))
                 state.prune(self.clock(), self.window)
-                before = state.dumps()
                 yield state
-                if state.dumps() != before:
-                    await self.kv.set_kv(self._key, state.dumps())
+                await self.kv.set_kv(self._key, state.dumps())
             finally:
                 await self._unlock(token)
 
@@ -297,7 +300,7 @@ class NoiseLimiter:
 
     async def opened_in_window(self) -> int:
         """New bot PRs opened (or reserved) in the scope during the sliding hour."""
-        async with self._state() as state:
+        async with self._state(write=False) as state:
             return len(state.opened)
 
     # ------------------------------------------------------------------ held-back queue
@@ -325,7 +328,7 @@ class NoiseLimiter:
 
     async def held(self, repo: str | None = None) -> list[HeldProposal]:
         """The held-back proposals, oldest first (optionally of one repo)."""
-        async with self._state() as state:
+        async with self._state(write=False) as state:
             return [_held(h) for h in state.held if repo is None or h["repo"] == repo]
 
     async def release_ready(
@@ -359,7 +362,7 @@ class NoiseLimiter:
         """When the hourly window next has room under `cfg` (now, if it has room), or None when
         nothing is held. The caller schedules its next `release_ready` then."""
         now = self.clock()
-        async with self._state() as state:
+        async with self._state(write=False) as state:
             if not state.held:
                 return None
             opened, hourly = len(state.opened), cfg.max_new_prs_per_hour

@@ -148,7 +148,7 @@ class EffectiveConfig:
     rebase_when: RebaseWhen
     ignore_emails: tuple[str, ...]
     ignore_paths: tuple[str, ...]
-    because: Mapping[str, str] = field(default_factory=dict)
+    because: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def dry_run(self) -> bool:
@@ -222,7 +222,7 @@ class OrgConfig:
     ignore_emails: tuple[str, ...] = ()
     ignore_paths: tuple[str, ...] = ()
     overridable: frozenset[str] = frozenset()
-    repos: Mapping[str, RepoOverride] = field(default_factory=lambda: MappingProxyType({}))
+    repos: Mapping[str, RepoOverride] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     source: str | None = field(default=None, repr=False, compare=False)
     #: the top-level keys the file set (the rest are defaults), for the `because` trail
     explicit: frozenset[str] = frozenset()

@@ -266,7 +266,9 @@ def test_a_looser_override_makes_the_file_broken_and_keeps_the_last_good_one():
 def test_last_good_survives_a_round_trip_through_its_source():
     good = OrgConfig.loads(FULL, path="acme/platform:.trustacks/config.yaml")
     again = OrgConfig.loads(good.source, path=good.path)
-    assert again == good
+    assert again == good and hash(again) == hash(good)
+    assert again.for_repo("acme/payments") == good.for_repo("acme/payments")
+    assert again != OrgConfig.loads(FULL.replace("max_new_prs_per_hour: 4", "max_new_prs_per_hour: 3"))
 
 
 # ---------------------------------------------------------------- helpers used by the handlers
