@@ -26,7 +26,6 @@ citations, approvals) apply to every change; rules that read only the Profile ju
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -60,11 +59,13 @@ SCOPE_PROFILE = "profile"  # the rule judges the Profile
 
 @dataclass(frozen=True)
 class RuleReads:
-    """The input paths a rule file reads (`("facts", "ci")`), and the library rules it goes through."""
+    """The input paths a rule file reads (`("facts", "ci")`), the library rules it goes through, and
+    the members of library values it names (`trustacks.lib.util.params.vuln_fail_at`)."""
 
     rule: str
     inputs: frozenset[tuple[str, ...]]
     helpers: frozenset[str] = frozenset()
+    members: frozenset[str] = frozenset()
 
     @property
     def fact_keys(self) -> frozenset[str]:
@@ -74,8 +75,23 @@ class RuleReads:
     def roots(self) -> frozenset[str]:
         return frozenset(p[0] for p in self.inputs if p)
 
+    def members_of(self, helper: str) -> list[str]:
+        return sorted(m[len(helper) + 1:] for m in self.members if m.startswith(helper + "."))
+
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": sorted("input." + ".".join(p) for p in self.inputs), "helpers": sorted(self.helpers)}
+
+
+@dataclass
+class _Reads:
+    inputs: set[tuple[str, ...]] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+
+    def merge(self, other: "_Reads") -> None:
+        self.inputs |= other.inputs
+        self.helpers |= other.helpers
+        self.members |= other.members
 
 
 def rule_reads(sources: Sequence[Source], metas: Iterable[RuleMeta]) -> dict[str, RuleReads]:
@@ -89,15 +105,12 @@ def rule_reads(sources: Sequence[Source], metas: Iterable[RuleMeta]) -> dict[str
     out: dict[str, RuleReads] = {}
     for meta in metas:
         pkg = tuple(meta.package.split(".")) if meta.package else ()
-        inputs: set[tuple[str, ...]] = set()
-        helpers: set[str] = set()
+        acc = _Reads()
         for name in index.rule_names(pkg):
-            if name == "metadata":
-                continue
-            got_inputs, got_helpers = index.reads(pkg, name)
-            inputs |= got_inputs
-            helpers |= got_helpers
-        out[meta.id] = RuleReads(rule=meta.id, inputs=frozenset(inputs), helpers=frozenset(helpers))
+            if name != "metadata":
+                acc.merge(index.reads(pkg, name))
+        out[meta.id] = RuleReads(rule=meta.id, inputs=frozenset(acc.inputs), helpers=frozenset(acc.helpers),
+                                 members=frozenset(acc.members))
     return out
 
 
@@ -112,8 +125,7 @@ class _Index:
     """Rules by (package, name) with the file context each was written in."""
 
     rules: dict[tuple[tuple[str, ...], str], list[tuple[_File, dict[str, Any]]]] = field(default_factory=dict)
-    packages: set[tuple[str, ...]] = field(default_factory=set)
-    _memo: dict[tuple[tuple[str, ...], str], tuple[frozenset[tuple[str, ...]], frozenset[str]]] = field(default_factory=dict)
+    _memo: dict[tuple[tuple[str, ...], str], _Reads] = field(default_factory=dict)
 
     def add(self, entry: dict[str, Any], source: bytes) -> None:
         ast = entry["ast"]
@@ -133,7 +145,6 @@ class _Index:
                 alias = source[span["start"]:span["end"]].decode("utf-8", "replace") or alias
             if ref[0] in ("data", "input"):
                 ctx.aliases[alias] = ref
-        self.packages.add(package)
         for rule in ast.get("rules", []):
             name = _rule_name(rule)
             if name:
@@ -142,30 +153,27 @@ class _Index:
     def rule_names(self, package: tuple[str, ...]) -> list[str]:
         return sorted({name for (pkg, name) in self.rules if pkg == package})
 
-    def reads(self, package: tuple[str, ...], name: str) -> tuple[frozenset[tuple[str, ...]], frozenset[str]]:
+    def reads(self, package: tuple[str, ...], name: str) -> _Reads:
         key = (package, name)
         if key in self._memo:
             return self._memo[key]
-        self._memo[key] = (frozenset(), frozenset())  # a cycle reads nothing more
-        inputs: set[tuple[str, ...]] = set()
-        helpers: set[str] = set()
+        self._memo[key] = _Reads()  # a cycle reads nothing more
+        acc = _Reads()
         for ctx, rule in self.rules.get(key, []):
             for chain in _chains(rule):
-                if chain[:1] == (name,) and len(chain) == 1:
-                    continue  # the rule's own head
-                self._resolve(ctx, chain, inputs, helpers, own=key)
-        result = (frozenset(inputs), frozenset(helpers))
-        self._memo[key] = result
-        return result
+                if chain != (name,):  # (name,) alone is the rule's own head
+                    self._resolve(ctx, chain, acc, own=key)
+        self._memo[key] = acc
+        return acc
 
-    def _resolve(self, ctx: _File, chain: tuple[str, ...], inputs: set, helpers: set, *, own: tuple) -> None:
+    def _resolve(self, ctx: _File, chain: tuple[str, ...], acc: _Reads, *, own: tuple) -> None:
         root = chain[0]
         if root in ctx.aliases:
             chain = ctx.aliases[root] + chain[1:]
             root = chain[0]
         if root == "input":
             if len(chain) > 1:
-                inputs.add(chain[1:3])
+                acc.inputs.add(chain[1:3])
             return
         if root == "data":
             path = chain[1:]
@@ -173,16 +181,15 @@ class _Index:
                 pkg, name = tuple(path[:cut]), path[cut]
                 if (pkg, name) in self.rules:
                     if pkg != ctx.package:
-                        helpers.add(".".join((*pkg, name)))
-                    sub_inputs, sub_helpers = self.reads(pkg, name)
-                    inputs |= sub_inputs
-                    helpers |= sub_helpers
+                        helper = ".".join((*pkg, name))
+                        acc.helpers.add(helper)
+                        if cut + 1 < len(path):
+                            acc.members.add(f"{helper}.{path[cut + 1]}")
+                    acc.merge(self.reads(pkg, name))
                     return
             return
         if (ctx.package, root) in self.rules and (ctx.package, root) != own:
-            sub_inputs, sub_helpers = self.reads(ctx.package, root)
-            inputs |= sub_inputs
-            helpers |= sub_helpers
+            acc.merge(self.reads(ctx.package, root))
 
 
 def _rule_name(rule: dict[str, Any]) -> str | None:

@@ -2,7 +2,7 @@
 
 Every tool is a few lines that call `McpService` and turn its refusals into MCP tool errors
 (`ToolError`: the call returns `isError` with the message, the server keeps running). Every tool is
-annotated read-only, non-destructive and closed-world, and is: see `service.py` for the boundary.
+annotated read-only, non-destructive and closed-world, and `service.py` keeps it so.
 
 Tools (registered in `TOOLS`, one line each; tests/mcp checks the list against the live server):
 `rules_list`, `rule_show`, `rules_for_change`, `evaluate`, `explain`, `profile_show`, `discover`,

@@ -347,11 +347,10 @@ class McpService:
         return kinds
 
     def _params_for(self, reads: applicability.RuleReads) -> dict[str, Any]:
-        if PARAMS_HELPER not in reads.helpers:
-            return {}
+        """The effective layer parameters the rule reads (`util.params.<name>`), with their because-trail."""
         eff = self.engine.effective
         return {name: {"value": eff.values.get(name), "because": list(eff.because.get(name, ()))}
-                for name in sorted(eff.values)}
+                for name in reads.members_of(PARAMS_HELPER) if name in eff.values}
 
     def _platform_profile(self, *, required: bool) -> Profile | None:
         name = self.workspace.platform.name
@@ -375,6 +374,8 @@ class McpService:
 
     def _current_findings(self, infos: Sequence[applicability.PathInfo], rule_ids: set[str]) -> dict[str, Any]:
         """How the applicable rules judge the paths that exist now (unchanged files: pre-existing findings)."""
+        from bot.policy.engine import POLICY_ERROR_ID
+
         repo = self.workspace.platform
         files = []
         for info in infos:
@@ -388,7 +389,7 @@ class McpService:
         decision = self.engine.evaluate(proposal, self._platform_profile(required=False))
         findings = [{"rule": v.rule, "effect": eff, "msg": v.msg, "because": list(v.because)}
                     for eff, items in (("deny", decision.deny), ("warn", decision.warn)) for v in items
-                    if v.rule in rule_ids or v.rule.endswith("POLICY-ERROR")]
+                    if v.rule in rule_ids or v.rule == POLICY_ERROR_ID]
         return {"evaluated": [f.path for f in files], "findings": findings}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.mcp_server import applicability as ap
@@ -153,7 +151,7 @@ def test_reasons_name_the_path_and_fact(engine: PolicyEngine) -> None:
     assert "pushing_ci" in files["TS-SUPPLY-001"].because[0]
 
 
-def test_source_path_is_not_a_build_input(engine: PolicyEngine, tmp_path: Path) -> None:
+def test_source_path_is_not_a_build_input(engine: PolicyEngine) -> None:
     reads = ap.rule_reads(engine.sources, engine.rules())
     files, _, _ = _applicable(engine, reads, "app/main.py")
     assert set(files) == {"TS-CRED-001"}

@@ -155,6 +155,8 @@ def test_rule_show_and_explain(service: McpService) -> None:
     assert shown["reads"]["inputs"] == ["input.facts.ci"]
     assert "dockerfile" in shown["file_kinds"] and "ci" in shown["file_kinds"]
     assert shown["parameters"]["vuln_fail_at"]["value"] == "critical"
+    assert set(shown["parameters"]) == {"vuln_fail_at"}  # only what the rule names
+    assert service.rule_show("TS-CRED-001")["parameters"] == {}
     decision = service.evaluate([KEY_FILE], pr_body=COMPLIANT_BODY)
     got = service.explain("TS-CRED-001", decision)
     assert got["in_decision"][0]["effect"] == "deny" and "denied" in got["in_decision_summary"]
