@@ -19,6 +19,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Iterable, Iterator, Sequence
 
 import ahocorasick_rs
@@ -36,34 +37,43 @@ class SecretPattern:
     regex: re.Pattern[str]
     #: characters of the match shown before `****` (0: show nothing but the kind)
     preview: int = 0
+    #: every match starts this many characters before an occurrence of a keyword (a case-sensitive
+    #: literal at a fixed place): the regex is tried only there instead of at every offset of the file
+    anchor: int | None = None
+    #: lower-case substrings every match also contains: on ASCII text the regex is skipped unless all
+    #: are present (on other text IGNORECASE folds e.g. `ſ` to `s`, which lower-casing does not)
+    requires: tuple[str, ...] = ()
 
 
 PATTERNS: tuple[SecretPattern, ...] = (
-    SecretPattern("AWS access key id", ("akia", "abia", "acca"), re.compile(r"\b(?:AKIA|ABIA|ACCA)[0-9A-Z]{16}\b"), 4),
+    SecretPattern("AWS access key id", ("akia", "abia", "acca"), re.compile(r"\b(?:AKIA|ABIA|ACCA)[0-9A-Z]{16}\b"), 4,
+                  anchor=0),
     SecretPattern(
         "AWS secret access key",
         ("secret",),
         re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"),
+        requires=("aws", "access"),
     ),
     SecretPattern("GCP service account key", ("service_account",), re.compile(r'"type"\s*:\s*"service_account"')),
-    SecretPattern("Google API key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), 4),
+    SecretPattern("Google API key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), 4, anchor=0),
     SecretPattern("Azure storage account key", ("accountkey",), re.compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{80,90}")),
-    SecretPattern("Azure client secret", ("q~",), re.compile(r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])")),
+    SecretPattern("Azure client secret", ("q~",), re.compile(r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])"),
+                  anchor=4),
     SecretPattern("Azure SAS token", ("sig=",), re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{40,}")),
     SecretPattern(
         "private key",
         ("private",),
         re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
     ),
-    SecretPattern("GitHub token", ("gh",),
-                  re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 4),
-    SecretPattern("GitLab token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"), 6),
-    SecretPattern("Slack token", ("xox",), re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), 5),
+    SecretPattern("GitHub token", ("gh", "github_pat_"),  # "github_pat_" holds no "gh"
+                  re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 4, anchor=0),
+    SecretPattern("GitLab token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"), 6, anchor=0),
+    SecretPattern("Slack token", ("xox",), re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), 5, anchor=0),
     SecretPattern("Slack webhook", ("hooks.slack",),
                   re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")),
-    SecretPattern("Stripe live key", ("_live_",), re.compile(r"\b[sr]k_live_[0-9a-zA-Z]{24,}\b"), 8),
-    SecretPattern("npm token", ("npm_",), re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 4),
-    SecretPattern("PyPI token", ("pypi-",), re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 5),
+    SecretPattern("Stripe live key", ("_live_",), re.compile(r"\b[sr]k_live_[0-9a-zA-Z]{24,}\b"), 8, anchor=2),
+    SecretPattern("npm token", ("npm_",), re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 4, anchor=0),
+    SecretPattern("PyPI token", ("pypi-",), re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 5, anchor=0),
 )
 
 # `password: value` style literals: the key names a secret, the value is a literal, not a reference.
@@ -73,7 +83,9 @@ _LITERAL_KEYWORDS = frozenset({"passw", "pwd", "secret", "token", "api", "access
 _LITERAL = re.compile(r"""(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key)["']?[ \t]*(?::|=>|=)[ \t]*""")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _VALUE = re.compile(r"""(?P<q>["']?)(?P<val>[^\s"'#,;)}\]]+)(?P=q)""")
-_ALL_KEYWORDS = tuple(sorted({k for p in PATTERNS for k in p.keywords} | _LITERAL_KEYWORDS))
+_ALL_KEYWORDS = tuple(sorted({k for p in PATTERNS for k in (*p.keywords, *p.requires)} | _LITERAL_KEYWORDS))
+# keyword -> indexes of the PATTERNS it selects
+_BY_KEYWORD = MappingProxyType({k: tuple(i for i, p in enumerate(PATTERNS) if k in p.keywords) for k in _ALL_KEYWORDS})
 _CODE_SUFFIXES = (".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".java", ".kt", ".cs", ".rb", ".php", ".rs", ".scala", ".groovy", ".swift")
 _NOT_LITERAL = re.compile(
     r"""^(?:\$|\{\{|%\{|<|\(|@|\*{3,}|x{4,}|true$|false$|null$|none$|nil$|yes$|no$|~$|redacted$|changeit$|example$|dummy$|placeholder$|replace[_-]?me$|your[_-])""",
@@ -158,10 +170,13 @@ def keyword_offsets(lowers: Sequence[str]) -> list[dict[str, list[int]]]:
 
 def _scan_one(path: str, text: str, lower: str, offsets: dict[str, list[int]], old: str | None) -> list[SecretHit]:
     hits: list[tuple[int, str, str]] = []
-    for pat in PATTERNS:
-        if not any(k in offsets for k in pat.keywords):
+    is_ascii, aligned = text.isascii(), len(lower) == len(text)  # aligned: offsets in `lower` are offsets in `text`
+    for index in sorted({i for k in offsets for i in _BY_KEYWORD[k]}):  # PATTERNS order, as hits are capped
+        pat = PATTERNS[index]
+        if is_ascii and not all(r in offsets for r in pat.requires):
             continue
-        for m in pat.regex.finditer(text):
+        found = _anchored(pat, text, offsets) if pat.anchor is not None and aligned else pat.regex.finditer(text)
+        for m in found:
             value = m.group(0)
             if pat.kind == "AWS access key id" and "EXAMPLE" in text[m.start(): m.end() + 8]:
                 continue  # AWS's documented example key
@@ -183,6 +198,23 @@ def _scan_one(path: str, text: str, lower: str, offsets: dict[str, list[int]], o
         out.setdefault((line_no, kind), SecretHit(path, line_no, kind, preview, introduced))
     specific = {line for line, kind in out if kind not in _GENERIC}
     return [h for (line, kind), h in out.items() if kind not in _GENERIC or line not in specific]
+
+
+def _anchored(pat: SecretPattern, text: str, offsets: dict[str, list[int]]) -> Iterator[re.Match[str]]:
+    """What `pat.regex.finditer(text)` yields, trying the regex only where a match can start.
+
+    No match can start anywhere else (`SecretPattern.anchor`), so the first candidate at or after the
+    end of the previous match that matches is the next leftmost match, exactly as finditer finds it.
+    """
+    starts = sorted({i - pat.anchor for k in pat.keywords for i in offsets.get(k, ()) if i >= pat.anchor})  # type: ignore[operator]
+    end = 0
+    for start in starts:
+        if start < end:
+            continue
+        m = pat.regex.match(text, start)
+        if m is not None:
+            end = max(m.end(), start + 1)
+            yield m
 
 
 def _literals(path: str, text: str, lower: str, offsets: Iterable[int]) -> Iterator[tuple[int, str, str]]:

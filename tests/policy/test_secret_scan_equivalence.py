@@ -106,3 +106,9 @@ def test_every_pattern_still_fires_on_its_own_example():
     for kind, line in examples.items():
         kinds = {h.kind for h in scan_many([("notes.txt", line + "\n", None)])}
         assert kind in kinds, (kind, kinds)
+
+
+def test_a_fine_grained_github_token_alone_is_found():
+    """`github_pat_` contains no "gh": with "gh" as its only keyword such a file was never scanned."""
+    token = "github_pat_" + "B" * 40
+    assert [(h.kind, h.preview) for h in scan_many([("ci.env", f"export X={token}\n", None)])] == [("GitHub token", "gith****")]
