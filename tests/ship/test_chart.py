@@ -1,0 +1,302 @@
+"""deploy/helm/trustacks: rendered for each values file under ci/, every object validated, and the
+pod's environment loaded by the service's own configuration code.
+
+Rendering uses tests/ship/gotemplate.py (Go template semantics with Helm's functions; no helm
+binary here). Built-in objects are validated by kubernetes-validate with its strict schemas;
+the ServiceMonitor (a CRD kubernetes-validate has no schema for) by a schema of the fields the
+chart sets, with its metadata and selector checked against the Kubernetes definitions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import kubernetes_validate.utils as kvu
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+from bot.config import load_settings
+from tests.ship.gotemplate import Fail, Rendered, render_chart
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "trustacks"
+K8S_VERSION = "1.31"  # the oldest minor the chart supports is older (kubeVersion >=1.25); 1.31 is strict enough
+VALUES = sorted(p.name.removesuffix("-values.yaml") for p in (CHART / "ci").glob("*-values.yaml"))
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
+#: what the Secrets named in the ci/ values hold, for the environment test
+SECRETS = {
+    "trustacks-github": {"private-key.pem": PEM, "webhook-secret": "gh-hook-secret-value"},
+    "trustacks-gitlab": {"webhook-token": "gl-hook-token-value", "api-token": "gl-api-token-value"},
+    "trustacks-postgres": {"url": "postgresql://trustacks:pw@db.internal:5432/trustacks"},
+}
+
+
+def values(name: str) -> dict[str, Any]:
+    return yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text()) or {}
+
+
+@lru_cache(maxsize=None)
+def _rendered(name: str) -> Rendered:
+    return render_chart(CHART, values=values(name))
+
+
+def objects(name: str) -> list[dict[str, Any]]:
+    return copy.deepcopy(_rendered(name).objects())
+
+
+def only(objs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (found,) = [o for o in objs if o["kind"] == kind]
+    return found
+
+
+def pod_spec(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return only(objs, "Deployment")["spec"]["template"]["spec"]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@lru_cache(maxsize=None)
+def _definitions() -> Registry:
+    versions = [v for v in kvu.all_versions() if kvu.major_minor(v) <= K8S_VERSION]
+    defs = kvu.schema_contents(f"kubernetes-json-schema/v{versions[-1]}-local-strict/_definitions.json", K8S_VERSION)
+    return Resource.from_contents(defs) @ Registry()
+
+
+DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
+DEFS = "https://kubernetes.io/api/_definitions.json#/$defs/"
+#: the ServiceMonitor fields this chart sets (monitoring.coreos.com/v1; anything else is an error)
+SERVICE_MONITOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {"$ref": DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "endpoints"],
+            "properties": {
+                "selector": {"$ref": DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"},
+                "namespaceSelector": {"type": "object", "additionalProperties": False, "properties": {
+                    "any": {"type": "boolean"}, "matchNames": {"type": "array", "items": {"type": "string"}}}},
+                "endpoints": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "additionalProperties": False, "required": ["port"],
+                    "properties": {"port": {"type": "string"}, "path": {"type": "string"},
+                                   "scheme": {"enum": ["http", "https"]}, "interval": DURATION,
+                                   "scrapeTimeout": DURATION, "honorLabels": {"type": "boolean"}}}},
+            },
+        },
+    },
+}
+
+
+def validation_errors(obj: dict[str, Any]) -> list[str]:
+    if obj["apiVersion"] == "monitoring.coreos.com/v1":
+        validator = jsonschema.Draft202012Validator(SERVICE_MONITOR, registry=_definitions())
+        return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(obj)]
+    try:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [f"{'.'.join(map(str, exc.path))}: {exc.message}"]
+    return []
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_every_object_validates(name):
+    objs = objects(name)
+    assert {o["kind"] for o in objs} >= {"Deployment", "Service", "ConfigMap", "ServiceAccount", "PodDisruptionBudget"}
+    for obj in objs:
+        assert validation_errors(obj) == [], f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def test_the_validators_are_live():
+    """A broken object is reported by each validator, so a clean result means something."""
+    deployment = only(objects("default"), "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = {"x": 1}
+    assert validation_errors(deployment)
+    pdb = only(objects("default"), "PodDisruptionBudget")
+    pdb["spec"]["maxUnavailabel"] = 1
+    assert validation_errors(pdb)
+    monitor = only(objects("postgresql"), "ServiceMonitor")
+    monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
+    monitor["metadata"]["labels"] = {"a": 1}
+    assert len(validation_errors(monitor)) == 2
+
+
+def test_values_cover_the_default_and_postgresql_releases():
+    assert {"default", "postgresql"} <= set(VALUES)
+    assert values("default") == {"github": {"appId": 123456, "existingSecret": "trustacks-github"}}
+    assert {o["kind"] for o in objects("postgresql")} >= {"Ingress", "ServiceMonitor"}
+    assert "PersistentVolumeClaim" in {o["kind"] for o in objects("persistence")}
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({}, "github.appId is required"),
+        ({"github": {"appId": 1}}, "github.existingSecret is required"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "replicaCount": 2}, "replicaCount > 1 needs a shared PostgreSQL queue"),
+        ({"github": {"enabled": False}}, "enable github and/or gitlab"),
+        ({"github": {"enabled": False}, "gitlab": {"enabled": True}}, "gitlab.existingSecret is required"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "terminationGracePeriodSeconds": 20},
+         "terminationGracePeriodSeconds must exceed"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "replicaCount": 0}, "replicaCount: 0 is less than the minimum"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "config": {"extraEnv": {"PORT": "9"}}}, "extraEnv"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "config": {"extraEnv": {"MAX_ATTEMPTS": 8}}}, "is not of type 'string'"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "image": {"tag": 1.2}}, "image.tag"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "replica": 2}, "Additional properties are not allowed"),
+    ],
+)
+def test_unusable_values_fail_the_render_with_a_clear_message(override, message):
+    with pytest.raises(Fail, match=message.replace("(", r"\(").replace(")", r"\)").replace("'", ".")):
+        render_chart(CHART, values=override)
+
+
+def test_several_replicas_render_with_postgresql():
+    deployment = only(objects("postgresql"), "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    assert only(objects("default"), "Deployment")["spec"]["strategy"] == {"type": "Recreate"}  # one SQLite file
+
+
+# --------------------------------------------------------------------------- the pod
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_pod_is_locked_down(name):
+    spec = pod_spec(objects(name))
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False
+    pod_sc = spec["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] >= 10000 and pod_sc["seccompProfile"]["type"] == "RuntimeDefault"
+    (container,) = spec["containers"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"] and "add" not in sc["capabilities"]
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    # writable places on a read-only root: /tmp and the data dir, both volumes
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    writable = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert set(writable) == {"/tmp", "/var/lib/trustacks"}
+    assert "emptyDir" in writable["/tmp"]
+    # secrets are files readable by the pod's group only, never environment values
+    for v in volumes.values():
+        if "secret" in v:
+            assert v["secret"]["defaultMode"] == 0o440 and pod_sc["fsGroup"] == pod_sc["runAsGroup"]
+    for entry in container.get("env", []):
+        assert entry["name"] == "TRUSTACKS_DATABASE_URL", "only the database URL comes from an env secret"
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_probes_hit_the_service_endpoints_on_the_listening_port(name):
+    (container,) = pod_spec(objects(name))["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    config = only(objects(name), "ConfigMap")["data"]
+    assert ports["http"] == int(config["TRUSTACKS_PORT"])
+    service = only(objects(name), "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert service["spec"]["selector"].items() <= only(objects(name), "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+
+
+def container_environment(objs: list[dict[str, Any]], root: Path) -> dict[str, str]:
+    """The container's TRUSTACKS_* environment as Kubernetes would build it, with every mounted
+    path (secret volumes, the data dir) mapped under `root` and the Secrets filled from SECRETS."""
+    spec = pod_spec(objs)
+    (container,) = spec["containers"]
+    config_map = only(objs, "ConfigMap")
+    env: dict[str, str] = {}
+    for source in container["envFrom"]:
+        assert source["configMapRef"]["name"] == config_map["metadata"]["name"]
+        env.update(config_map["data"])
+    for entry in container.get("env", []):
+        ref = entry["valueFrom"]["secretKeyRef"]
+        env[entry["name"]] = SECRETS[ref["name"]][ref["key"]]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {}
+    for mount in container["volumeMounts"]:
+        local = root / mount["mountPath"].lstrip("/")
+        local.mkdir(parents=True, exist_ok=True)
+        mounts[mount["mountPath"]] = local
+        secret = volumes[mount["name"]].get("secret")
+        for item in (secret or {}).get("items", []):
+            (local / item["path"]).write_text(SECRETS[secret["secretName"]][item["key"]])
+    for key, value in env.items():
+        for path, local in mounts.items():
+            if value == path or value.startswith(path + "/"):
+                env[key] = str(local) + value[len(path):]
+    return env
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_container_environment_is_a_valid_service_configuration(name, tmp_path):
+    objs = objects(name)
+    env = container_environment(objs, tmp_path)
+    settings = load_settings(env=env)
+    assert settings.warnings == (), "every TRUSTACKS_* the chart sets is a real setting"
+    assert settings.host == "0.0.0.0"
+    v = values(name)
+    if v.get("github", {}).get("enabled", True):
+        assert settings.github_app_id == int(v["github"]["appId"])
+        assert settings.github_webhook_secret.reveal() == SECRETS["trustacks-github"]["webhook-secret"]
+        assert settings.github_private_key is not None
+    if v.get("gitlab", {}).get("enabled"):
+        assert settings.gitlab_webhook_token.reveal() == SECRETS["trustacks-gitlab"]["webhook-token"]
+        assert settings.gitlab_api_token.reveal() == SECRETS["trustacks-gitlab"]["api-token"]
+    expected_db = "postgresql" if v.get("database", {}).get("existingSecret") else "sqlite"
+    assert settings.database_kind == expected_db
+    if expected_db == "sqlite":  # the queue file is on the data volume, not the read-only root
+        assert str(settings.database_url).startswith(f"sqlite:///{tmp_path}/var/lib/trustacks/")
+    grace = pod_spec(objs)["terminationGracePeriodSeconds"]
+    assert grace > settings.shutdown_grace_seconds, "the drain finishes before SIGKILL"
+
+
+def test_config_checksum_rolls_the_pods_when_settings_change():
+    def checksum(override: dict[str, Any]) -> str:
+        base = {"github": {"appId": 1, "existingSecret": "s"}}
+        rendered = render_chart(CHART, values={**base, **override})
+        return only(rendered.objects(), "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    assert checksum({}) == checksum({})
+    assert checksum({}) != checksum({"config": {"logLevel": "DEBUG"}})
+
+
+def test_ingress_routes_only_the_webhooks():
+    ingress = only(objects("postgresql"), "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    assert [(p["path"], p["pathType"]) for p in rule["http"]["paths"]] == [("/webhooks", "Prefix")]
+    assert ingress["spec"]["tls"][0]["hosts"] == [rule["host"]]
+
+
+def test_image_reference():
+    (container,) = pod_spec(objects("default"))["containers"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert container["image"] == f"ghcr.io/trustacks/trustacks:{chart['appVersion']}"
+    (pinned,) = pod_spec(objects("postgresql"))["containers"]
+    assert pinned["image"] == "ghcr.io/trustacks/trustacks@" + values("postgresql")["image"]["digest"]
+
+
+def test_notes_render_and_name_the_webhook_urls():
+    assert "https://trustacks.acme.example/webhooks/github" in _rendered("postgresql").notes
+    assert "emptyDir" in _rendered("default").notes  # the SQLite-in-emptyDir caveat is spelled out
+
+
+def test_schema_is_valid_and_defaults_pass_it():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.Draft7Validator(schema).validate(yaml.safe_load((CHART / "values.yaml").read_text()))
