@@ -113,10 +113,9 @@ class _Merger:
             self._edit(len(self.cur.text), len(self.cur.text), sep + text)
             return
         bdocs = [d for d in self.base.docs if d.root is not None] if self.base else []
-        roots = lambda docs: [d.root for d in docs]  # noqa: E731
-        g2c = match_documents(roots(gdocs), roots(cdocs), self.resolve)
-        g2b = match_documents(roots(gdocs), roots(bdocs), self.resolve) if bdocs else [None] * len(gdocs)
-        c2b = match_documents(roots(cdocs), roots(bdocs), self.resolve) if bdocs else [None] * len(cdocs)
+        g2c = match_documents(_roots(gdocs), _roots(cdocs), self.resolve)
+        g2b = match_documents(_roots(gdocs), _roots(bdocs), self.resolve) if bdocs else [None] * len(gdocs)
+        c2b = match_documents(_roots(cdocs), _roots(bdocs), self.resolve) if bdocs else [None] * len(cdocs)
         multi = len(gdocs) > 1 or len(cdocs) > 1
         for gi, gdoc in enumerate(gdocs):
             name = self._doc_label(gdoc, gi)
@@ -705,6 +704,10 @@ def _join(path: str, key: Node) -> str:
     if "." in name or " " in name:
         name = f'"{name}"'
     return f"{path}.{name}" if path and not path.endswith(": ") else f"{path}{name}"
+
+
+def _roots(docs: list[Document]) -> list[Node]:
+    return [d.root for d in docs if d.root is not None]
 
 
 def _inline_scalar(node: Node) -> bool:
