@@ -38,6 +38,7 @@ from bot.models import (
     Comment,
     CommitInfo,
     FileChange,
+    Issue,
     Permission,
 )
 from bot.tree import MemoryTree, PathEscapeError, normalize
@@ -532,6 +533,32 @@ class GitHubForge(Forge):
             summary=check.summary, annotations=list(check.annotations), id=run_id,
         )
 
+    # ================================================================== issues (the dashboard)
+    # https://docs.github.com/en/rest/issues/issues
+
+    async def find_issues(self, repo: str, *, marker: str, state: str = "all") -> list[Issue]:
+        if state not in ("open", "closed", "all"):
+            raise ForgeError(f"unknown issue state {state!r} (open, closed, all)")
+        items = await self._list(self._repo_path(repo) + "/issues",
+                                 params={"state": state, "creator": self.bot_login, "sort": "created", "direction": "asc"})
+        # the issues list includes pull requests; only issues the bot opened with the marker count
+        return [_issue(repo, d) for d in items
+                if "pull_request" not in d and marker in str(d.get("body") or "")
+                and (d.get("user") or {}).get("login") == self.bot_login]
+
+    async def _create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        return _issue(repo, await self._request("POST", f"{self._repo_path(repo)}/issues", data={"title": title, "body": body}))
+
+    async def _update_issue(self, repo: str, number: int, *, body: str, state: str | None) -> Issue:
+        path = f"{self._repo_path(repo)}/issues/{int(number)}"
+        current = _issue(repo, await self._request("GET", path))
+        if current.author != self.bot_login:
+            raise ForgeError(f"{repo}: issue #{number} is not the bot's")
+        data: dict[str, Any] = {"body": body}
+        if state is not None:
+            data["state"] = state
+        return _issue(repo, await self._request("PATCH", path, data=data))
+
     # ================================================================== GitHub-only helpers
 
     async def add_reaction(self, repo: str, comment_id: int, content: str = "eyes", *, number: int | None = None) -> int:
@@ -612,6 +639,12 @@ def _change_request(repo: str, d: dict[str, Any]) -> ChangeRequest:
         labels=[str(label["name"]) for label in d.get("labels") or []],
         merged_by=(d.get("merged_by") or {}).get("login"),
     )
+
+
+def _issue(repo: str, d: dict[str, Any]) -> Issue:
+    return Issue(repo=repo, number=int(d["number"]), title=str(d.get("title") or ""), body=str(d.get("body") or ""),
+                 author=str((d.get("user") or {}).get("login") or ""), state=str(d.get("state") or "open"),
+                 url=str(d.get("html_url") or ""))
 
 
 def _comment(d: dict[str, Any]) -> Comment:

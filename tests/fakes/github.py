@@ -430,6 +430,9 @@ class FakeGitHub(FakeServer):
             ("POST", R + r"/pulls$", self.h_create_pull),
             ("GET", R + r"/pulls/(?P<number>\d+)$", self.h_get_pull),
             ("PATCH", R + r"/pulls/(?P<number>\d+)$", self.h_update_pull),
+            ("GET", R + r"/issues$", self.h_list_issues),
+            ("POST", R + r"/issues$", self.h_create_issue),
+            ("PATCH", R + r"/issues/(?P<number>\d+)$", self.h_update_issue),
             ("GET", R + r"/issues/(?P<number>\d+)$", self.h_get_issue),
             ("GET", R + r"/issues/(?P<number>\d+)/comments$", self.h_list_comments),
             ("POST", R + r"/issues/(?P<number>\d+)/comments$", self.h_create_comment),
@@ -889,6 +892,38 @@ class FakeGitHub(FakeServer):
             return Reply(200, {"number": number, "title": pr["title"], "body": pr["body"], "state": pr["state"],
                                "labels": pr["labels"], "user": pr["user"], "pull_request": {"url": pr["url"]}})
         raise _not_found()
+
+    async def h_list_issues(self, ctx: Ctx) -> Reply:
+        """Issues and pull requests, as GitHub lists them (filters: state, creator; oldest first here)."""
+        repo = self._find(ctx)
+        state = ctx.query.get("state", "open")
+        creator = ctx.query.get("creator")
+        items = [dict(i) for i in repo.issues.values()]
+        items += [{"number": n, "title": p["title"], "body": p["body"], "state": p["state"], "labels": p["labels"],
+                   "user": p["user"], "pull_request": {"url": p["url"]}} for n, p in repo.pulls.items()]
+        items = [i for i in sorted(items, key=lambda i: i["number"])
+                 if (state == "all" or i["state"] == state) and (creator is None or i["user"]["login"] == creator)]
+        return self._paged(ctx, items)
+
+    async def h_create_issue(self, ctx: Ctx) -> Reply:
+        repo = self._find(ctx)
+        body = _require(ctx.json, title=str)
+        number = self._next_number(repo)
+        repo.issues[number] = {"number": number, "title": body["title"], "body": body.get("body"), "state": "open",
+                               "labels": [], "user": self._user(ctx.identity), "id": next(self._ids),
+                               "html_url": f"https://github.com/{repo.full_name}/issues/{number}"}
+        return Reply(201, repo.issues[number])
+
+    async def h_update_issue(self, ctx: Ctx) -> Reply:
+        repo = self._find(ctx)
+        issue = repo.issues.get(int(ctx.params["number"]))
+        if issue is None:
+            raise _not_found()
+        body = ctx.json if isinstance(ctx.json, dict) else {}
+        if "state" in body and body["state"] not in ("open", "closed"):
+            raise _unprocessable("Validation Failed")
+        issue.update({k: body[k] for k in ("title", "body", "state") if k in body})
+        return Reply(200, issue)
 
     async def h_list_comments(self, ctx: Ctx) -> Reply:
         repo = self._find(ctx)
