@@ -274,7 +274,8 @@ class NoiseLimiter:
 
     async def record_opened(self, repo: str, *, ticket: str | None = None, proposal_key: str | None = None) -> None:
         """Count a PR the bot opened: confirms the admission `ticket`, or (without one) adds an opening
-        now, so PRs opened outside `may_open` still count. Removes `proposal_key` from the held list."""
+        now, so PRs opened outside `may_open` still count. Removes `proposal_key` (and the held entry
+        released with `ticket`) from the held list."""
         now = self.clock()
         async with self._state() as state:
             mine = next((o for o in state.opened if ticket and o["ticket"] == ticket), None)
@@ -283,8 +284,8 @@ class NoiseLimiter:
             else:
                 state.opened.append({"t": now, "repo": repo, "ticket": ticket or secrets.token_hex(8),
                                      "confirmed": True})
-            if proposal_key:
-                state.held = [h for h in state.held if h["key"] != proposal_key]
+            state.held = [h for h in state.held
+                          if h["key"] != proposal_key and (ticket is None or h.get("ticket") != ticket)]
 
     async def cancel(self, ticket: str) -> bool:
         """Give back an admission whose PR was not opened (the forge call failed)."""
@@ -347,8 +348,8 @@ class NoiseLimiter:
         out: list[Release] = []
         async with self._state() as state:
             for entry in state.held:
-                if entry.get("in_flight", -PENDING_SECONDS - 1) > now - PENDING_SECONDS:
-                    continue
+                if "in_flight" in entry and entry["in_flight"] > now - PENDING_SECONDS:
+                    continue  # handed out recently; its worker is opening it
                 adm = self._admit(state, entry["repo"], open_bot_prs=open_bot_prs.get(entry["repo"], 0),
                                   cfg=cfg_for(entry["repo"]), now=now)
                 if adm.allowed:

@@ -278,3 +278,19 @@ def test_no_sliding_hour_ever_has_more_openings_than_the_limit(limit, steps):
     opened = asyncio.run(run())
     for t in opened:
         assert sum(1 for u in opened if t <= u < t + limits.WINDOW_SECONDS) <= limit
+
+
+async def test_confirming_a_release_by_ticket_alone_removes_it_from_the_held_list(limiter):
+    await limiter.hold("k", "acme/a", "t")
+    (rel,) = await limiter.release_ready(open_bot_prs={}, cfg_for=lambda r: Cfg())
+    await limiter.record_opened("acme/a", ticket=rel.admission.ticket)
+    assert await limiter.held() == []
+
+
+async def test_a_held_proposal_retried_through_may_open_is_not_released_twice(limiter):
+    await limiter.hold("k", "acme/a", "t")
+    adm = await limiter.may_open("acme/a", open_bot_prs=0, cfg=Cfg(), proposal_key="k")
+    assert adm.allowed
+    assert await limiter.release_ready(open_bot_prs={}, cfg_for=lambda r: Cfg()) == []
+    await limiter.record_opened("acme/a", ticket=adm.ticket, proposal_key="k")
+    assert await limiter.held() == [] and await limiter.opened_in_window() == 1
