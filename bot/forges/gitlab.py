@@ -42,6 +42,7 @@ from bot.models import (
     Comment,
     CommitInfo,
     FileChange,
+    Issue,
     Permission,
 )
 from bot.tree import PathEscapeError, normalize
@@ -455,6 +456,30 @@ class GitLabForge(Forge):
 
     # ================================================================== GitLab-only helpers
 
+    # ================================================================== issues (the dashboard)
+    # https://docs.gitlab.com/api/issues/
+
+    async def find_issues(self, repo: str, *, marker: str, state: str = "all") -> list[Issue]:
+        if state not in ("open", "closed", "all"):
+            raise ForgeError(f"unknown issue state {state!r} (open, closed, all)")
+        params = {"state": {"open": "opened"}.get(state, state), "author_username": self.bot_login,
+                  "order_by": "created_at", "sort": "asc"}
+        items = await self._list(self._p(repo) + "/issues", params=params)
+        return [i for i in (_issue(repo, d) for d in items) if i.author == self.bot_login and marker in i.body]
+
+    async def _create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        data = await self._post(f"{self._p(repo)}/issues", {"title": title, "description": body}, idempotent=False)
+        return _issue(repo, data)
+
+    async def _update_issue(self, repo: str, number: int, *, body: str, state: str | None) -> Issue:
+        path = f"{self._p(repo)}/issues/{int(number)}"
+        if _issue(repo, await self._get(path)).author != self.bot_login:
+            raise ForgeError(f"{repo}: issue #{number} is not the bot's")
+        data: dict[str, Any] = {"description": body}
+        if state is not None:
+            data["state_event"] = "close" if state == "closed" else "reopen"
+        return _issue(repo, await self._put(path, data))
+
     async def add_reaction(self, repo: str, comment_id: int, content: str = "eyes", *, number: int | None = None) -> int:
         """Award an emoji to an MR note (the slash-command acknowledgement). GitLab needs the MR `number`."""
         if number is None:
@@ -513,6 +538,12 @@ def _change_request(repo: str, d: dict[str, Any]) -> ChangeRequest:
         labels=[str(x["name"] if isinstance(x, dict) else x) for x in d.get("labels") or []],
         merged_by=merged_by.get("username") if isinstance(merged_by, dict) else None,
     )
+
+
+def _issue(repo: str, d: dict[str, Any]) -> Issue:
+    return Issue(repo=repo, number=int(d["iid"]), title=str(d.get("title") or ""), body=str(d.get("description") or ""),
+                 author=str((d.get("author") or {}).get("username") or ""),
+                 state="closed" if d.get("state") == "closed" else "open", url=str(d.get("web_url") or ""))
 
 
 def _comment(d: dict[str, Any]) -> Comment:

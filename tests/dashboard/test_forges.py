@@ -64,3 +64,35 @@ async def test_forges_without_issue_support_skip_the_dashboard():
     assert result.action == "unsupported" and result.issue is None
     with pytest.raises(NotImplementedError):
         await NoIssues().create_issue(REPO, title="t", body="b")
+
+
+# ---------------------------------------------------------------------------- GitLab
+
+
+@pytest.fixture
+async def gl():
+    from tests.fakes import FakeGitLab
+
+    async with FakeGitLab(max_per_page=2) as fake:
+        fake.add_project("acme/platform", files={"README.md": "# platform\n"}, members={"dev": 30})
+        yield fake
+        assert fake.errors == []
+
+
+async def test_gitlab_dashboard_created_once_then_edited_in_place(gl):
+    from bot.forges.gitlab import GitLabForge
+
+    forge = GitLabForge(gl.url, gl.add_token(), sleep=Sleeps())
+    try:
+        await forge.whoami()
+        first = await dashboard.ensure_dashboard(forge, platform_repo=REPO)
+        assert first.action == "created" and first.issue.number == 1 and first.issue.author == forge.bot_login
+        assert (await dashboard.ensure_dashboard(forge, platform_repo=REPO)).action == "unchanged"
+        issue = gl.projects["acme/platform"].issues[1]
+        issue["description"] = issue["description"].replace("No Profile merged yet", "stale")
+        updated = await dashboard.ensure_dashboard(forge, platform_repo=REPO)
+        assert updated.action == "updated" and updated.issue.number == 1 and "No Profile merged yet" in updated.body
+        assert len(gl.projects["acme/platform"].issues) == 1
+        assert [w[0] for w in gl.writes if "/issues" in w[1]] == ["POST", "PUT"]
+    finally:
+        forge.close()

@@ -78,6 +78,7 @@ class FakeProject:
     notes: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     emoji: list[dict[str, Any]] = field(default_factory=list)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def resolve(self, ref: str | None) -> str | None:
         ref = ref or self.default_branch
@@ -239,6 +240,10 @@ class FakeGitLab(FakeServer):
             ("PUT", P + r"/merge_requests/(?P<iid>\d+)/notes/(?P<note>\d+)$", self.h_update_note),
             ("POST", P + r"/merge_requests/(?P<iid>\d+)/notes/(?P<note>\d+)/award_emoji$", self.h_award),
             ("GET", P + r"/members/all/(?P<uid>\d+)$", self.h_member),
+            ("GET", P + r"/issues$", self.h_list_issues),
+            ("POST", P + r"/issues$", self.h_create_issue),
+            ("GET", P + r"/issues/(?P<iid>\d+)$", self.h_get_issue),
+            ("PUT", P + r"/issues/(?P<iid>\d+)$", self.h_update_issue),
         ]
 
     # ================================================================== model helpers
@@ -641,6 +646,42 @@ class FakeGitLab(FakeServer):
         notes = [self._public(n) for n in project.notes.values() if n["_mr"] == iid]
         notes.sort(key=lambda n: n["id"], reverse=ctx.query.get("sort", "desc") == "desc")
         return self._paged(ctx, notes)
+
+    async def h_list_issues(self, ctx: Ctx) -> Reply:
+        project = self._find(ctx)
+        state = ctx.query.get("state", "all")
+        author = ctx.query.get("author_username")
+        items = [i for i in sorted(project.issues.values(), key=lambda i: i["iid"])
+                 if (state == "all" or i["state"] == state) and author in (None, i["author"]["username"])]
+        return self._paged(ctx, items)
+
+    async def h_create_issue(self, ctx: Ctx) -> Reply:
+        project = self._find(ctx)
+        p = _params(ctx)
+        if not p.get("title"):
+            raise _missing("title")
+        iid = max([0, *project.issues]) + 1
+        project.issues[iid] = {"id": next(self._ids), "iid": iid, "title": p["title"], "description": p.get("description"),
+                               "state": "opened", "author": self._user(ctx.identity),
+                               "web_url": f"https://gitlab.example.com/{project.path}/-/issues/{iid}"}
+        return Reply(201, project.issues[iid])
+
+    async def h_get_issue(self, ctx: Ctx) -> Reply:
+        issue = self._find(ctx).issues.get(int(ctx.params["iid"]))
+        if issue is None:
+            raise _not_found("404 Issue Not Found")
+        return Reply(200, issue)
+
+    async def h_update_issue(self, ctx: Ctx) -> Reply:
+        issue = self._find(ctx).issues.get(int(ctx.params["iid"]))
+        if issue is None:
+            raise _not_found("404 Issue Not Found")
+        p = _params(ctx)
+        if "description" in p:
+            issue["description"] = p["description"]
+        if p.get("state_event") in ("close", "reopen"):
+            issue["state"] = "closed" if p["state_event"] == "close" else "opened"
+        return Reply(200, issue)
 
     async def h_create_note(self, ctx: Ctx) -> Reply:
         project = self._find(ctx)
