@@ -98,3 +98,18 @@ async def _retry(ctx: "HandlerContext", job_id: int, *, store: Any) -> str:
     if job_id not in allowed or not await store.retry(job_id):
         return RETRY_REFUSED.format(id=job_id)
     return RETRY_QUEUED.format(id=job_id)
+
+
+async def refresh_dashboard(ctx: "HandlerContext", *, outcomes: Any = (), store: Any = None) -> str:
+    """Bring the dashboard up to date after an event (call at the end of a handler, with its outcomes).
+
+    Never fails the job: the event's own work is done, and the next event refreshes the dashboard again.
+    """
+    store = store if store is not None else getattr(ctx, "store", None)
+    try:
+        result = await dashboard.ensure_dashboard(ctx.forge, platform_repo=ctx.flow.platform_repo,
+                                                  policy=ctx.flow.policy, store=store, outcomes=list(outcomes))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("dashboard not refreshed for %s: %s", ctx.flow.platform_repo, exc)
+        return f"dashboard not refreshed: {type(exc).__name__}"
+    return f"dashboard {result.action}"
