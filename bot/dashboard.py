@@ -94,19 +94,18 @@ class PullRow:
 class Pending:
     """A proposal with no PR: denied by policy or held back. Remembered in the issue's hidden state."""
 
-    key: str  # "<kind> <repo>"
+    key: str  # "<kind> <repo>" for remembered outcomes; the limiter's proposal key for its held queue
     status: str  # denied | held
     title: str
     rules: tuple[str, ...] = ()
     reason: str = ""
+    repo: str = ""  # derived from the key when not given
+    kind: str = ""
 
-    @property
-    def kind(self) -> str:
-        return self.key.split(" ", 1)[0]
-
-    @property
-    def repo(self) -> str:
-        return self.key.split(" ", 1)[-1]
+    def __post_init__(self) -> None:
+        if not self.repo and " " in self.key:
+            object.__setattr__(self, "kind", self.kind or self.key.split(" ", 1)[0])
+            object.__setattr__(self, "repo", self.key.split(" ", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -347,8 +346,9 @@ async def collect(
     policy: Any = None,
     store: Any = None,
     state: State | None = None,
+    limiter: Any = None,
 ) -> DashboardData:
-    """Everything the dashboard shows, read from the forge, the store and the policy engine."""
+    """Everything the dashboard shows, read from the forge, the store, the noise limiter and the policy engine."""
     from bot import pipeline
     from bot.catalog import CATEGORY_NAMES
     from bot.profile import ProfileError
@@ -389,6 +389,17 @@ async def collect(
         if key in open_keys and p.status == "held":
             continue  # the held-back proposal got its PR since
         (data.denied if p.status == "denied" else data.held).append(p)
+    if limiter is not None:
+        try:
+            queued = await limiter.held()
+        except Exception as exc:  # noqa: BLE001 - shown, never fatal
+            log.warning("dashboard: cannot read the held-back queue: %s", exc)
+            queued = []
+        shown = {(p.repo, p.title) for p in data.held}
+        for h in queued:
+            if (h.repo, h.title) not in shown:
+                data.held.append(Pending(key=h.key, status="held", title=h.title, reason=h.reason or "noise limits",
+                                         repo=h.repo))
 
     profile_prs = [p for p in await forge.find_change_requests(
         platform_repo, head=pipeline.profile_branch(platform_repo), state="all")
@@ -445,11 +456,13 @@ async def ensure_dashboard(
     store: Any = None,
     outcomes: Sequence[Any] = (),
     action: ActionRecord | None = None,
+    limiter: Any = None,
 ) -> EnsureResult:
     """Create the dashboard issue or bring it up to date; write nothing when it already matches.
 
     `outcomes` are `pipeline.Outcome`s of the run that just happened (denied and held-back proposals
-    are remembered in the issue); `action` is a tick's result to show under "Recent actions".
+    are remembered in the issue); `action` is a tick's result to show under "Recent actions";
+    `limiter` (a `bot.limits.NoiseLimiter`) adds its held-back queue.
     """
     try:
         existing = await find_dashboard(forge, platform_repo)
@@ -460,7 +473,7 @@ async def ensure_dashboard(
     state.record_outcomes(outcomes)
     if action is not None:
         state.record_action(action)
-    data = await collect(forge, platform_repo=platform_repo, policy=policy, store=store, state=state)
+    data = await collect(forge, platform_repo=platform_repo, policy=policy, store=store, state=state, limiter=limiter)
     region = render(data, state)
     if existing is None:
         issue = await forge.create_issue(platform_repo, title=TITLE, body=region + "\n")

@@ -66,7 +66,7 @@ async def on_issue_edited(ctx: "HandlerContext", *, store: Any = None) -> str:
         done.append(action)
         # one record per tick: re-render after each so none is lost if a later one fails hard
         await dashboard.ensure_dashboard(forge, platform_repo=flow.platform_repo, policy=flow.policy,
-                                         store=store, action=record)
+                                         store=store, action=record, limiter=getattr(ctx, "limiter", None))
     return f"ran {', '.join(done)}" if done else "no known action ticked"
 
 
@@ -100,7 +100,7 @@ async def _retry(ctx: "HandlerContext", job_id: int, *, store: Any) -> str:
     return RETRY_QUEUED.format(id=job_id)
 
 
-async def refresh_dashboard(ctx: "HandlerContext", *, outcomes: Any = (), store: Any = None) -> str:
+async def refresh_dashboard(ctx: "HandlerContext", *, outcomes: Any = (), store: Any = None, limiter: Any = None) -> str:
     """Bring the dashboard up to date after an event (call at the end of a handler, with its outcomes).
 
     Never fails the job: the event's own work is done, and the next event refreshes the dashboard again.
@@ -108,7 +108,8 @@ async def refresh_dashboard(ctx: "HandlerContext", *, outcomes: Any = (), store:
     store = store if store is not None else getattr(ctx, "store", None)
     try:
         result = await dashboard.ensure_dashboard(ctx.forge, platform_repo=ctx.flow.platform_repo,
-                                                  policy=ctx.flow.policy, store=store, outcomes=list(outcomes))
+                                                  policy=ctx.flow.policy, store=store, outcomes=list(outcomes),
+                                                  limiter=limiter if limiter is not None else getattr(ctx, "limiter", None))
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("dashboard not refreshed for %s: %s", ctx.flow.platform_repo, exc)
         return f"dashboard not refreshed: {type(exc).__name__}"

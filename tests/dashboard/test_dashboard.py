@@ -209,3 +209,17 @@ def test_state_block_survives_hostile_text():
     back = State.from_body(f"{START}\n{block}\n{END}")
     assert back.pending["generate a/b"].title == "t --> <!-- x"
     assert back.pending["generate a/b"].rules == ("TS-CRED-001",)  # not a rule id: dropped
+
+
+async def test_held_back_queue_of_the_noise_limiter_appears(org: Org):
+    from bot.limits import MemoryKV, NoiseLimiter
+
+    limiter = NoiseLimiter(MemoryKV(), scope="acme")
+    await limiter.hold("generate acme/payments@abc", APP, "TruStacks: helm for payments",
+                       reason="5 new PRs this hour (max_new_prs_per_hour)")
+    org.merge_profile()
+    body = (await ensure(org, limiter=limiter)).body
+    held = body.split("## Held back", 1)[1].split("##", 1)[0]
+    assert "- `acme/payments`: TruStacks: helm for payments (5 new PRs this hour \\(max\\_new\\_prs\\_per\\_hour\\))" in held
+    await limiter.unhold("generate acme/payments@abc")
+    assert "## Held back" not in (await ensure(org, limiter=limiter)).body
