@@ -164,8 +164,10 @@ async def gather(*, store: Any, audit: Any, policy: Any) -> StatusData:
     return data
 
 
-def render(data: StatusData) -> str:
-    return html_env().get_template("status.html.j2").render(d=data, csp=CSP, when=_when)
+def render(data: StatusData, *, template: Any = None) -> str:
+    """The page. Pass the compiled `template` to skip compiling it again (the route does)."""
+    template = template or html_env().get_template("status.html.j2")
+    return template.render(d=data, csp=CSP, when=_when)
 
 
 def status_routes(app: web.Application, *, store: Any, audit: Any, policy: Any, token: Any) -> bool:
@@ -175,11 +177,14 @@ def status_routes(app: web.Application, *, store: Any, audit: Any, policy: Any, 
         log.info("status page off: no operator token configured")
         return False
 
+    template = html_env().get_template("status.html.j2")  # compiled once per app
+
     async def status(request: web.Request) -> web.Response:
         if not authorized(request.headers.get("Authorization"), secret):
             return web.Response(status=401, headers={**HEADERS, "WWW-Authenticate": REALM}, text="401: Unauthorized")
         data = await gather(store=store, audit=audit, policy=policy)
-        return web.Response(text=render(data), content_type="text/html", charset="utf-8", headers=HEADERS)
+        return web.Response(text=render(data, template=template), content_type="text/html", charset="utf-8",
+                            headers=HEADERS)
 
     app.router.add_get("/", status)
     return True
