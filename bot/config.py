@@ -83,6 +83,8 @@ class Settings:
     packs: tuple[str, ...] = ()
     #: fnmatch patterns of commit emails that do not count as a human edit of a bot branch
     ignore_emails: tuple[str, ...] = ()
+    #: server-wide repo allowlist/denylist (globs, `!` negation, last match wins; empty = every repo)
+    repos: str = ""
     dry_run: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
@@ -137,6 +139,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "PLATFORM_REPO": ("str", "platform_repo"),
     "POLICY_PACKS": ("list", "packs"),
     "IGNORE_EMAILS": ("list", "ignore_emails"),
+    "REPOS": ("str", "repos"),
     "DRY_RUN": ("bool", "dry_run"),
     "HOST": ("str", "host"),
     "PORT": ("port", "port"),

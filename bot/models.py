@@ -238,6 +238,7 @@ class ChangeRequest:
     url: str = ""
     labels: list[str] = field(default_factory=list)
     merged_by: str | None = None
+    head_repo: str = ""  # the repo the head branch lives in; differs from `repo` for fork PRs
 
 
 @dataclass(frozen=True)

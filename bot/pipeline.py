@@ -7,7 +7,6 @@ an unchanged proposal writes nothing, and a branch a human has pushed to is neve
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import re
 from dataclasses import dataclass, field
@@ -42,6 +41,33 @@ ARTIFACT_RULES: dict[str, tuple[str, ...]] = {
 }
 GENERATION_RULES = ("TS-CITE-003",)
 
+#: the slash commands that apply to each kind of bot PR, at the end of its body
+COMMANDS_SECTION = {
+    "profile": (
+        "<details><summary>Commands</summary>\n\n"
+        "- `/trustacks discover`: re-run discovery and update this PR\n"
+        "- `/trustacks profile show`: the proposed Profile as a table\n"
+        "- `/trustacks gaps`: required tooling the Profile does not name yet\n"
+        "- `/trustacks explain [RULE]`: why the verdict, with the rule's text\n"
+        "- Close this PR unmerged to opt these repos out; `/trustacks discover` or reopening opts in again.\n"
+        "</details>"
+    ),
+    "generate": (
+        "<details><summary>Commands</summary>\n\n"
+        "- `/trustacks rebase`: rebuild this branch on the current base (read-and-preserve)\n"
+        "- `/trustacks recreate`: discard this branch, including any edits, and regenerate\n"
+        "- `/trustacks generate [ci|docker|helm|kustomize|argocd|all]`: regenerate\n"
+        "- `/trustacks explain [RULE]` · `/trustacks rules` · `/trustacks waive RULE --until DATE --reason TEXT`\n"
+        "</details>"
+    ),
+    "waiver": (
+        "<details><summary>Commands</summary>\n\n"
+        "- `/trustacks explain [RULE]`: the rule this waiver would relax and why\n"
+        "- A human approver signs the waiver before merging; unsigned waivers are ignored.\n"
+        "</details>"
+    ),
+}
+
 EDITED_COMMENT = (
     "You edited this branch, so I stopped updating it. I will keep this description current, but I will not "
     "push to `{branch}` again. Comment `/trustacks recreate` to discard your edits and regenerate."
@@ -62,6 +88,16 @@ class Flow:
     audit: "object | None" = None
     actor: str = "trustacks[bot]"
     delivery_id: str = ""
+    #: bot.orgconfig.OrgConfig in force for this org (defaults when None)
+    org_config: "object | None" = None
+    #: bot.limits.NoiseLimiter: new generation PRs beyond the limits are held back, listed, opened later
+    limiter: "object | None" = None
+
+    def config_for(self, repo: str):  # -> bot.orgconfig.EffectiveConfig
+        from bot.orgconfig import OrgConfig
+
+        org = self.org_config or OrgConfig.default()
+        return org.for_repo(repo, force_dry_run=bool(getattr(self.forge, "dry_run", False)))  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -70,7 +106,7 @@ class Outcome:
 
     proposal: Proposal
     decision: Decision
-    action: str  # opened | updated | unchanged | denied | edited | empty
+    action: str  # opened | updated | unchanged | denied | edited | held | empty
     change_request: ChangeRequest | None = None
     body: str = ""
     notes: list[str] = field(default_factory=list)
@@ -105,8 +141,9 @@ def profile_branch(platform_repo: str) -> str:
     return f"{BRANCH_PREFIX}profile/{slug(platform_repo)}"
 
 
-def generate_branch(repo: str) -> str:
-    return f"{BRANCH_PREFIX}generate/{slug(repo)}"
+def generate_branch(repo: str, service: str = "") -> str:
+    """One generation branch per repo, or per service when the org config groups per service."""
+    return f"{BRANCH_PREFIX}generate/{slug(repo)}" + (f"/{slug(service)}" if service else "")
 
 
 async def propose_profile(flow: Flow, results: Sequence[object]) -> Proposal | None:
@@ -171,7 +208,7 @@ async def propose_generation(
     from bot.merge import LOCK_PATH, GeneratedLock, merge_file
 
     forge = flow.forge
-    by_repo: dict[str, list[tuple[Service, object]]] = {}
+    by_repo: dict[tuple[str, str], list[tuple[Service, object]]] = {}
     gaps: list[object] = []
     for service in profile.services():
         if services and service.name not in services:
@@ -186,10 +223,12 @@ async def propose_generation(
             else:
                 repo = profile.platform_repo
                 path = gen.path
-            by_repo.setdefault(repo, []).append((service, _Placed(path=path, gen=gen)))
+            group = service.name if flow.config_for(repo).grouping.value == "per-service" else ""
+            by_repo.setdefault((repo, group), []).append((service, _Placed(path=path, gen=gen)))
 
     proposals = []
-    for repo, placed in sorted(by_repo.items()):
+    for (repo, group), placed in sorted(by_repo.items()):
+        cfg = flow.config_for(repo)
         base = await forge.default_branch(repo)
         lock_text = await forge.read_file(repo, LOCK_PATH)
         lock = GeneratedLock.loads(lock_text.decode("utf-8") if lock_text is not None else None)
@@ -200,6 +239,9 @@ async def propose_generation(
         names: list[str] = []
         for service, item in placed:
             gen = item.gen
+            if cfg.ignores_path(item.path):
+                notes.append(MergeNote(path=item.path, key="", message="not generated: the org config ignores this path"))
+                continue
             current_bytes = await forge.read_file(repo, item.path)
             current = current_bytes.decode("utf-8", "replace") if current_bytes is not None else None
             merged = merge_file(item.path, current=current, base=lock.base_for(item.path), generated=gen.content)
@@ -227,7 +269,7 @@ async def propose_generation(
             kind=ProposalKind.GENERATE,
             repo=repo,
             base_branch=base,
-            head_branch=generate_branch(repo),
+            head_branch=generate_branch(repo, group),
             title=f"TruStacks: {', '.join(sorted(artifacts))} for {', '.join(names)}",
             summary=(
                 f"Generated from the merged Environment Profile in `{profile.platform_repo}` for "
@@ -291,6 +333,7 @@ def render_body(flow: Flow, proposal: Proposal, decision: Decision, profile: Pro
     from bot.citations import render_pr_body
 
     body = render_pr_body(proposal, decision, engine=flow.policy, profile=profile)
+    body = body.rstrip() + "\n\n" + COMMANDS_SECTION[proposal.kind.value]
     ident = Identity(kind=proposal.kind.value, target=proposal.repo, input_hash=proposal.input_hash)
     return with_marker(body, ident)
 
@@ -309,16 +352,34 @@ async def is_edited(flow: Flow, repo: str, branch: str, base: str) -> bool:
     forge = flow.forge
     if await forge.branch_sha(repo, branch) is None:
         return False
-    allowed = [forge.bot_email, *flow.ignore_emails]
+    cfg = flow.config_for(repo)
     for c in await forge.branch_commits(repo, branch, base):
         for email in (c.author_email, c.committer_email):
-            if not any(fnmatch.fnmatchcase(email, pat) for pat in allowed):
+            # the bot's own address compares exactly; other automation by literal-bracket globs
+            # (`renovate[bot]@*`), never fnmatch, whose `[bot]` would be a character class
+            if email != forge.bot_email and not cfg.ignores_email(email, extra=flow.ignore_emails):
                 return True
     return False
 
 
+def proposal_key(proposal: Proposal) -> str:
+    """Stable identity of a proposal across runs (for held-back bookkeeping): kind, repo, branch."""
+    return f"{proposal.kind.value}:{proposal.repo}:{proposal.head_branch}"
+
+
+async def count_open_bot_prs(forge: Forge, repo: str) -> int:
+    return sum(1 for p in await forge.find_change_requests(repo, state="open")
+               if p.author == forge.bot_login and p.head.startswith(BRANCH_PREFIX))
+
+
 async def open_proposal(
-    flow: Flow, proposal: Proposal, decision: Decision, *, profile: Profile | None, recreate: bool = False
+    flow: Flow,
+    proposal: Proposal,
+    decision: Decision,
+    *,
+    profile: Profile | None,
+    recreate: bool = False,
+    preadmitted: object | None = None,
 ) -> Outcome:
     """Ensure the proposal's PR exists and matches: open, update, or leave it; never push to an edited branch."""
     forge = flow.forge
@@ -348,16 +409,38 @@ async def open_proposal(
         if ident and ident.input_hash == proposal.input_hash and existing.title == proposal.title \
                 and existing.body == body:
             return Outcome(proposal, decision, "unchanged", existing, body)
+    admission = None
+    key = proposal_key(proposal)
+    if existing is None and flow.limiter is not None and proposal.kind is ProposalKind.GENERATE \
+            and not getattr(forge, "dry_run", False):
+        admission = preadmitted or await flow.limiter.may_open(  # type: ignore[attr-defined]
+            proposal.repo, open_bot_prs=await count_open_bot_prs(forge, proposal.repo),
+            cfg=flow.config_for(proposal.repo), proposal_key=key)
+        if not admission.allowed:
+            await flow.limiter.hold(key, proposal.repo, proposal.title, reason=admission.reason)  # type: ignore[attr-defined]
+            return Outcome(proposal, decision, "held", body=body, notes=[admission.reason])
     message = f"{proposal.title}\n\n{proposal.summary}\n\nProposed by TruStacks; a human reviews and merges."
-    if head_sha is None:
-        await forge.create_branch(proposal.repo, branch, from_ref=base_sha)
-        await forge.commit_files(proposal.repo, branch, proposal.files, message=message, parent=base_sha)
-    else:
-        # Rebuild on the current base: the branch only ever holds the bot's own commit.
-        await forge.commit_files(proposal.repo, branch, proposal.files, message=message, parent=base_sha)
+    try:
+        if head_sha is None:
+            await forge.create_branch(proposal.repo, branch, from_ref=base_sha)
+            await forge.commit_files(proposal.repo, branch, proposal.files, message=message, parent=base_sha)
+        else:
+            # The branch holds only the bot's commits. Rebuild it on the current base when asked
+            # (recreate, or rebase_when: behind-base); otherwise add a commit on top of it.
+            rebuild = recreate or flow.config_for(proposal.repo).rebase_when.value == "behind-base"
+            await forge.commit_files(proposal.repo, branch, proposal.files, message=message,
+                                     parent=base_sha if rebuild else None)
+        if existing is None:
+            cr = await forge.open_change_request(
+                proposal.repo, head=branch, base=proposal.base_branch, title=proposal.title, body=body)
+    except BaseException:
+        if admission is not None and admission.ticket:
+            await flow.limiter.cancel(admission.ticket)  # type: ignore[union-attr]
+        raise
     if existing is None:
-        cr = await forge.open_change_request(
-            proposal.repo, head=branch, base=proposal.base_branch, title=proposal.title, body=body)
+        if admission is not None:
+            await flow.limiter.record_opened(  # type: ignore[union-attr]
+                proposal.repo, ticket=admission.ticket, proposal_key=key)
         action = "opened"
     else:
         cr = await forge.update_change_request(proposal.repo, existing.number, title=proposal.title, body=body)

@@ -177,10 +177,13 @@ class GitHubForge(Forge):
         retry: RetryPolicy = RetryPolicy(),
         dry_run: bool = False,
         bot_login: str = "trustacks[bot]",
+        bot_email: str | None = None,
         concurrency: int = 4,
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.bot_login = bot_login
+        # GitHub's noreply address for the App's bot user; edited-branch detection compares against it
+        self.bot_email = bot_email or f"{bot_login}@users.noreply.github.com"
         self.api = RetryingGitHubAPI(session, requester, base_url=base_url, sleep=sleep, clock=clock, policy=retry)
         self._tokens = tokens
         self._concurrency = max(1, concurrency)
@@ -638,6 +641,7 @@ def _change_request(repo: str, d: dict[str, Any]) -> ChangeRequest:
         url=str(d.get("html_url") or ""),
         labels=[str(label["name"]) for label in d.get("labels") or []],
         merged_by=(d.get("merged_by") or {}).get("login"),
+        head_repo=str(((d.get("head") or {}).get("repo") or {}).get("full_name") or ""),
     )
 
 

@@ -117,3 +117,20 @@ async def test_permissions_and_close(local_forge, admin, app_repo):
     admin.close(app_repo, 1, user="demo-admin")
     assert await local_forge.find_change_requests(app_repo) == []
     assert len(await local_forge.find_change_requests(app_repo, state="closed")) == 1
+
+
+async def test_bot_email_with_glob_characters_is_not_an_edit(tmp_path, admin, app_repo):
+    """`trustacks[bot]@...` contains `[bot]`, a glob character class: the bot must still recognise itself."""
+    from bot.forges.local import LocalForge
+    from bot.pipeline import Flow, is_edited
+
+    forge = LocalForge(admin.forge.data_dir, bot_email="trustacks[bot]@users.noreply.github.com")
+    await forge.create_branch(app_repo, "trustacks/g", from_ref="main")
+    await forge.commit_files(app_repo, "trustacks/g", [FileChange("a", "1")], message="bot")
+    flow = Flow(forge=forge, policy=None, platform_repo="acme/platform", ignore_emails=("renovate*@*",))
+    assert not await is_edited(flow, app_repo, "trustacks/g", "main")
+    admin.push(app_repo, "trustacks/g", {"a": "2"}, user="renovate", email="renovate[bot]@example.com")
+    assert not await is_edited(flow, app_repo, "trustacks/g", "main")  # ignored automation
+    admin.push(app_repo, "trustacks/g", {"a": "3"}, user="alice", email="alice@acme.io")
+    assert await is_edited(flow, app_repo, "trustacks/g", "main")
+    forge.close()
