@@ -402,6 +402,10 @@ class PolicyEngine:
         self._rule_names_by_pkg = dict(rule_names)
         self._query = _collect_query(self._packages, self._rule_names_by_pkg)
         self._runner: ProcessRunner | None = None
+        from bot.policy.facts import FactsCache
+
+        #: per-file facts by content digest, reused by every `evaluate` of this engine
+        self.facts_cache = FactsCache()
 
     # ------------------------------------------------------------------ loading
 
@@ -541,7 +545,8 @@ class PolicyEngine:
 
         try:
             doc = build_input(
-                proposal, profile, pr=pr, default_branch=default_branch, protected_branches=protected_branches
+                proposal, profile, pr=pr, default_branch=default_branch, protected_branches=protected_branches,
+                cache=self.facts_cache,
             )
         except Exception as exc:  # noqa: BLE001 - fail closed on any extraction bug
             return self._error_decision(f"facts could not be extracted: {type(exc).__name__}: {exc}")

@@ -26,8 +26,12 @@ proposal kind is then `pull_request` and the author is the PR's author. The `pr`
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.catalog import CATEGORY_NAMES
@@ -35,7 +39,7 @@ from bot.models import FileChange, Proposal, ProposalKind
 from bot.policy.ci import parse_ci
 from bot.policy.ci.classify import file_facts, merge_calls
 from bot.policy.rules_meta import RULE_ID_RE
-from bot.policy.secret_scan import scan_many
+from bot.policy.secret_scan import scan_each
 from bot.profile import PROFILE_PATH, Profile, ProfileError
 
 AGENT_LOGIN = "trustacks[bot]"
@@ -58,8 +62,13 @@ def build_input(
     default_branch: str | None = None,
     protected_branches: Sequence[str] = (),
     agent_logins: Sequence[str] = (AGENT_LOGIN,),
+    cache: "FactsCache | None" = None,
 ) -> dict[str, Any]:
-    """The policy input for one proposal (or one human PR, when `pr` says a human wrote it)."""
+    """The policy input for one proposal (or one human PR, when `pr` says a human wrote it).
+
+    With a `cache` (the engine's), file facts are reused across calls and the document shares parts
+    with earlier ones: serialise it, do not change it.
+    """
     pr_doc = _pr(pr, agent_logins) if pr is not None else None
     if proposal.kind is ProposalKind.PROFILE:
         profile = _proposed_profile(proposal) or profile  # the rules judge the Profile being proposed
@@ -86,7 +95,7 @@ def build_input(
         "title": proposal.title,
         "has_details": bool(proposal.details.strip()),
     }
-    facts = file_facts_for(files)
+    facts = file_facts_for(files, cache=cache)
     facts["profile_changed"] = any(f.path == PROFILE_PATH for f in files)
     facts["profile_files"] = [f.path for f in files if f.path == PROFILE_PATH]
     facts["profile_refs_unresolved"] = _unresolved(proposal, profile)
@@ -103,62 +112,132 @@ def build_input(
     }
 
 
-def file_facts_for(files: Iterable[FileChange]) -> dict[str, Any]:
-    """Facts about the files of a change (new contents; deletions contribute nothing)."""
+def file_facts_for(files: Iterable[FileChange], *, cache: "FactsCache | None" = None) -> dict[str, Any]:
+    """Facts about the files of a change (new contents; deletions contribute nothing).
+
+    Each file's facts depend on its path and contents alone (`_file_facts`), so with a `cache` an
+    unchanged file costs a hash; only the calls between pipelines are joined across files. The
+    result then shares parts with earlier results: treat it as read-only.
+    """
+    readable = [f for f in files if f.new is not None and len(f.new) <= MAX_FACT_BYTES and "\x00" not in f.new[:8192]]
+    keys = [FactsCache.key(f) for f in readable] if cache is not None else []
+    parts: list[_FileFacts | None] = [cache.get(k) for k in keys] if cache is not None else [None] * len(readable)
+    missing = [i for i, part in enumerate(parts) if part is None]
+    if missing:
+        hits = scan_each([(readable[i].path, readable[i].new or "", readable[i].old) for i in missing])
+        for i, found in zip(missing, hits):
+            f = readable[i]
+            part = _file_facts(f.path, f.new or "", old=f.old, secrets=[h.to_fact() for h in found])
+            parts[i] = part
+            if cache is not None:
+                cache.put(keys[i], part)
     ci: dict[str, dict[str, Any]] = {}
-    secrets: list[dict[str, Any]] = []
-    creds: list[dict[str, Any]] = []
-    images: list[dict[str, Any]] = []
-    k8s: dict[str, list[dict[str, Any]]] = {"secrets": [], "ingresses": [], "workloads": [], "bindings": []}
-    urls: list[dict[str, Any]] = []
-    auto_merge: list[dict[str, Any]] = []
-    to_scan: list[tuple[str, str, str | None]] = []
-    for f in files:
-        if f.new is None or len(f.new) > MAX_FACT_BYTES or "\x00" in f.new[:8192]:
-            continue
-        path, text = f.path, f.new
-        to_scan.append((path, text, f.old))
-        cred = credential_kind(path, text)
-        if cred:
-            creds.append({"path": path, "kind": cred})
-        doc = parse_ci(path, text)
-        if doc is not None:
-            ci[path] = file_facts(doc)
-            for ref, line in doc.images:
-                images.append(image_fact(ref, path=path, line=line, source="ci"))
-            auto_merge += ci[path]["auto_merge"]
-        elif is_dockerfile(path):
-            images += dockerfile_images(path, text)
-        elif path.endswith((".yml", ".yaml")):
-            kind = "manifest" if _looks_k8s(text) else ("compose" if _is_compose(path) else "config")
-            images += yaml_images(path, text, source=kind)
-            if kind == "manifest":
-                objs = k8s_objects(path, text)
-                for key in k8s:
-                    k8s[key] += objs[key]
-                kc = objs.get("kubeconfig")
-                if kc:
-                    creds.append({"path": path, "kind": "kubeconfig with user credentials"})
-        if _is_config(path):
-            urls += insecure_urls(path, text, old=f.old)
-        how = auto_merge_config(path, text)
-        if how:
-            auto_merge.append({"at": f"{path}:{how[1]}", "how": how[0]})
-    secrets = [h.to_fact() for h in scan_many(to_scan)]
+    out: dict[str, Any] = {"ci": [], "secrets": [], "credential_files": [], "images": [],
+                           "k8s": {"secrets": [], "ingresses": [], "workloads": [], "bindings": []},
+                           "insecure_urls": [], "auto_merge": []}
+    for part in parts:
+        assert part is not None
+        if part.ci is not None:
+            ci[part.path] = dict(part.ci)  # merge_calls replaces lists in it: never touch the cached one
+        for key in ("secrets", "credential_files", "images", "insecure_urls", "auto_merge"):
+            out[key] += getattr(part, key)
+        for key, items in part.k8s.items():
+            out["k8s"][key] += items
     merge_calls(ci)
-    ci_list = []
     for f in ci.values():
         f.pop("calls", None)
-        ci_list.append(f)
-    return {
-        "ci": ci_list,
-        "secrets": secrets,
-        "credential_files": creds,
-        "images": images,
-        "k8s": k8s,
-        "insecure_urls": urls,
-        "auto_merge": auto_merge,
-    }
+        out["ci"].append(f)
+    return out
+
+
+@dataclass(frozen=True)
+class _FileFacts:
+    """The facts of one file: a function of (path, new, old) only, so a cache may keep and share it."""
+
+    path: str
+    ci: Mapping[str, Any] | None
+    secrets: list[dict[str, Any]]
+    credential_files: list[dict[str, Any]]
+    images: list[dict[str, Any]]
+    k8s: Mapping[str, list[dict[str, Any]]]
+    insecure_urls: list[dict[str, Any]]
+    auto_merge: list[dict[str, Any]]
+
+
+def _file_facts(path: str, text: str, *, old: str | None, secrets: list[dict[str, Any]]) -> _FileFacts:
+    """Everything but the secret scan (done for many files in one pass) about one file."""
+    creds: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    k8s: dict[str, list[dict[str, Any]]] = {}
+    auto_merge: list[dict[str, Any]] = []
+    ci_facts = None
+    cred = credential_kind(path, text)
+    if cred:
+        creds.append({"path": path, "kind": cred})
+    doc = parse_ci(path, text)
+    if doc is not None:
+        ci_facts = file_facts(doc)
+        for ref, line in doc.images:
+            images.append(image_fact(ref, path=path, line=line, source="ci"))
+        auto_merge += ci_facts["auto_merge"]
+    elif is_dockerfile(path):
+        images += dockerfile_images(path, text)
+    elif path.endswith((".yml", ".yaml")):
+        kind = "manifest" if _looks_k8s(text) else ("compose" if _is_compose(path) else "config")
+        images += yaml_images(path, text, source=kind)
+        if kind == "manifest":
+            objs = k8s_objects(path, text)
+            k8s = {key: objs[key] for key in ("secrets", "ingresses", "workloads", "bindings")}
+            if objs.get("kubeconfig"):
+                creds.append({"path": path, "kind": "kubeconfig with user credentials"})
+    urls = insecure_urls(path, text, old=old) if _is_config(path) else []
+    how = auto_merge_config(path, text)
+    if how:
+        auto_merge.append({"at": f"{path}:{how[1]}", "how": how[0]})
+    return _FileFacts(path=path, ci=ci_facts, secrets=secrets, credential_files=creds, images=images, k8s=k8s,
+                      insecure_urls=urls, auto_merge=auto_merge)
+
+
+class FactsCache:
+    """Per-file facts by content digest, least recently used first out; one per `PolicyEngine`.
+
+    A proposal is evaluated again on every push and most of its files are unchanged: their facts
+    are a pure function of (path, new contents, old contents), so they are kept under the SHA-256
+    of those and reused. Bounded by entry count; safe to share between threads.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[str, bytes, bytes | None], _FileFacts] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(f: FileChange) -> tuple[str, bytes, bytes | None]:
+        def digest(text: str) -> bytes:
+            return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+        return (f.path, digest(f.new or ""), digest(f.old) if f.old is not None else None)
+
+    def get(self, key: tuple[str, bytes, bytes | None]) -> _FileFacts | None:
+        with self._lock:
+            part = self._items.get(key)
+            if part is not None:
+                self._items.move_to_end(key)
+            return part
+
+    def put(self, key: tuple[str, bytes, bytes | None], part: _FileFacts) -> None:
+        with self._lock:
+            self._items[key] = part
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 # ====================================================================== profile and PR

@@ -10,7 +10,9 @@ compiled engine for every evaluation, as the in-process path does. A round trip 
 The child is `python -m bot.policy.sandbox`, not a multiprocessing child: multiprocessing's spawn
 re-imports the parent's `__main__`, which re-runs any script that calls the engine at top level.
 Protocol: one JSON line in (first the compiled policy, then one input document per line), one JSON
-line out per line in: `["ready"]`, `["ok", result]` or `["err", message]`.
+line out per line in: `["ready"]`, `["ok", result]` or `["err", message]`. The input line is the
+parent's only serialisation of the document and the result goes back as the engine wrote it: the
+child parses neither (regorus parses the input itself).
 """
 
 from __future__ import annotations
@@ -74,9 +76,15 @@ def _child_main() -> int:  # pragma: no cover - runs in the child process
         try:
             engine = base.clone()
             engine.set_input_json(line)
-            send("ok", json.loads(engine.query_json(query)))
+            raw = engine.query_json(query)
         except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never swallowed
             send("err", clean_error(exc))
+            continue
+        # The engine's JSON is pretty-printed; a newline inside a JSON string is always escaped, so
+        # dropping the raw ones leaves the same document on one line without parsing it here (the
+        # parent parses it once, and an unreadable answer fails closed there).
+        out.write('["ok",' + raw.replace("\n", "") + "]\n")
+        out.flush()
     return 0
 
 

@@ -124,14 +124,16 @@ def scan(path: str, text: str, *, old: str | None = None) -> list[SecretHit]:
 
 def scan_many(files: Sequence[tuple[str, str, str | None]]) -> list[SecretHit]:
     """`scan` over many files at once: one keyword pass over all of them, then per-file checks."""
+    return [h for hits in scan_each(files) for h in hits]
+
+
+def scan_each(files: Sequence[tuple[str, str, str | None]]) -> list[list[SecretHit]]:
+    """`scan_many`, with the hits of each file apart (in the order of `files`)."""
     texts = [t[:MAX_SCAN_BYTES] for _, t, _ in files]
     lowers = [t.lower() for t in texts]
     found = keyword_offsets(lowers)
-    out: list[SecretHit] = []
-    for (path, _, old), text, lower, offsets in zip(files, texts, lowers, found):
-        if offsets:
-            out += _scan_one(path, text, lower, offsets, old)
-    return out
+    return [_scan_one(path, text, lower, offsets, old) if offsets else []
+            for (path, _, old), text, lower, offsets in zip(files, texts, lowers, found)]
 
 
 @functools.lru_cache(maxsize=1)
