@@ -644,6 +644,11 @@ class PolicyEngine:
         if self.isolate:
             self._run(json.dumps({}))
 
+    @property
+    def evaluator_pid(self) -> int | None:
+        """The evaluator child's process id while it runs (benchmarks read its CPU time)."""
+        return self._runner.pid if self._runner is not None else None
+
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()

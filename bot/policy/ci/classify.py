@@ -86,9 +86,52 @@ PATTERNS: tuple[Pattern, ...] = (
             uses=_r(r"^peter-evans/enable-pull-request-automerge|^pascalgn/automerge-action|^fastify/github-action-merge-dependabot|^ahmadnassri/action-dependabot-auto-merge|^reitermarkus/automerge")),
 )
 
+def fold_pattern(source: str) -> str:
+    """A regex source lower-cased outside escapes and group names (`\\S` stays `\\S`, `(?P<g1>` stays)."""
+    out, i, n = [], 0, len(source)
+    while i < n:
+        if source[i] == "\\":
+            out.append(source[i: i + 2])
+            i += 2
+        elif source.startswith(("(?P<", "(?P="), i):
+            j = source.index(">" if source[i + 3] == "<" else ")", i)
+            out.append(source[i: j + 1])
+            i = j + 1
+        else:
+            out.append(source[i].lower())
+            i += 1
+    return "".join(out)
+
+
+class Folded:
+    """An IGNORECASE regex with a case-sensitive twin run on lower-cased ASCII text.
+
+    Python's engine has no fast scan for case-insensitive alternations; on lower-cased text the
+    twin's literal prefixes and first-character sets apply (3-5x faster on step strings). On ASCII
+    text the two match at the same offsets with the same groups; other text (where IGNORECASE also
+    folds e.g. the Kelvin sign to `k`) goes to the original. `search` is all the callers use.
+    """
+
+    __slots__ = ("regex", "twin")
+
+    def __init__(self, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+        twin = re.compile(fold_pattern(regex.pattern), regex.flags & ~re.IGNORECASE)
+        self.twin = twin if twin.groupindex == regex.groupindex and regex.flags & re.IGNORECASE else None
+
+    @property
+    def pattern(self) -> str:
+        return self.regex.pattern
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self.twin is not None and text.isascii():
+            return self.twin.search(text.lower())
+        return self.regex.search(text)
+
+
 # Prefilters: one pass that tells whether any pattern can match a step at all (most steps match none).
-_ANY_RUN = re.compile("|".join(f"(?:{p.run.pattern})" for p in PATTERNS if p.run is not None), re.I | re.M)
-_ANY_USES = re.compile("|".join(f"(?:{p.uses.pattern})" for p in PATTERNS if p.uses is not None), re.I | re.M)
+_ANY_RUN = Folded(re.compile("|".join(f"(?:{p.run.pattern})" for p in PATTERNS if p.run is not None), re.I | re.M))
+_ANY_USES = Folded(re.compile("|".join(f"(?:{p.uses.pattern})" for p in PATTERNS if p.uses is not None), re.I | re.M))
 
 
 @dataclass(frozen=True)
@@ -96,8 +139,8 @@ class _Matcher:
     """All patterns of one capability as one alternation; the matching group names the tool."""
 
     capability: str
-    run: re.Pattern[str] | None
-    uses: re.Pattern[str] | None
+    run: Folded | None
+    uses: Folded | None
     tools: tuple[str, ...]  # group g<i> -> tools[i]
 
 
@@ -107,15 +150,15 @@ def _build_matchers() -> tuple[_Matcher, ...]:
         pats = [p for p in PATTERNS if p.capability == cap]
         run = "|".join(f"(?P<g{i}>{p.run.pattern})" for i, p in enumerate(pats) if p.run is not None)
         uses = "|".join(f"(?P<g{i}>{p.uses.pattern})" for i, p in enumerate(pats) if p.uses is not None)
-        out.append(_Matcher(cap, re.compile(run, re.I | re.M) if run else None,
-                            re.compile(uses, re.I | re.M) if uses else None, tuple(p.tool for p in pats)))
+        out.append(_Matcher(cap, Folded(re.compile(run, re.I | re.M)) if run else None,
+                            Folded(re.compile(uses, re.I | re.M)) if uses else None, tuple(p.tool for p in pats)))
     return tuple(out)
 
 
 MATCHERS = _build_matchers()
-_SCAN_WORDS = re.compile(r"trivy|grype|snyk|osv-scanner|audit|scout|clair|anchore|aqua|scannercli|dependency-review|container-scanning|dependency-scanning", re.I)
-_AUTH_WORDS = re.compile(r"gcloud|az\s+login|aws|azureServicePrincipal|withAWS|web-identity|federated-token|WEB_IDENTITY", re.I)
-_UPLOAD_WORDS = re.compile(r"snyk|sonar|semgrep|cx\s+scan|checkmarx|veracode|pipeline-scan", re.I)
+_SCAN_WORDS = Folded(re.compile(r"trivy|grype|snyk|osv-scanner|audit|scout|clair|anchore|aqua|scannercli|dependency-review|container-scanning|dependency-scanning", re.I))
+_AUTH_WORDS = Folded(re.compile(r"gcloud|az\s+login|aws|azureServicePrincipal|withAWS|web-identity|federated-token|WEB_IDENTITY", re.I))
+_UPLOAD_WORDS = Folded(re.compile(r"snyk|sonar|semgrep|cx\s+scan|checkmarx|veracode|pipeline-scan", re.I))
 
 _NON_BLOCKING = re.compile(r"\|\|\s*(?:true|:|exit\s+0)\b")
 _SEVERITY_WORDS = {"unknown": "low", "negligible": "low", "info": "info", "low": "low", "moderate": "medium",
