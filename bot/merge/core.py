@@ -19,7 +19,7 @@ import re
 
 from bot.merge import messages as msg
 from bot.merge.result import MergeMode, MergeResult
-from bot.merge.segments import skippable_keys
+from bot.merge.segments import skippable_keys, split
 from bot.merge.splice import newline_of, normalize_newlines, split_bom
 from bot.merge.textmerge import TextMergeError, merge_text
 from bot.merge.yamldoc import Parsed, YamlError, make_resolver, parse
@@ -79,9 +79,10 @@ def _merge_yaml(path: str, *, current: str | None, base: str | None, generated: 
     gen_text = _lf(generated)
     base_text = _lf(base) if base is not None else None
     # top-level entries that only one side changed (or neither) need no nodes
-    skip = skippable_keys(body, gen_text, base_text) if body is not None else frozenset()
+    splits = [split(t) if t is not None and body is not None else None for t in (body, gen_text, base_text)]
+    skip = skippable_keys(body, gen_text, base_text, segments=splits) if body is not None else frozenset()
     try:
-        gen = parse(gen_text, resolve=resolve, skip=skip)
+        gen = parse(gen_text, resolve=resolve, skip=skip, segments=splits[1])
     except YamlError as exc:
         return MergeResult(
             None, False, MergeMode.ERROR, strategy="yaml", original=current,
@@ -90,7 +91,7 @@ def _merge_yaml(path: str, *, current: str | None, base: str | None, generated: 
     if current is None or body is None:
         return MergeResult(generated, True, MergeMode.CREATE, strategy="yaml")
     try:
-        cur = parse(body, resolve=resolve, skip=skip)
+        cur = parse(body, resolve=resolve, skip=skip, segments=splits[0])
     except YamlError as exc:
         return MergeResult(None, False, MergeMode.ERROR, error=str(exc), strategy="yaml", original=current)
     if base is not None and current == base:
@@ -100,7 +101,7 @@ def _merge_yaml(path: str, *, current: str | None, base: str | None, generated: 
     base_doc: Parsed | None = None
     if base_text is not None:
         try:
-            base_doc = parse(base_text, resolve=resolve, skip=skip)
+            base_doc = parse(base_text, resolve=resolve, skip=skip, segments=splits[2])
         except YamlError:
             base_doc = None  # cannot happen for a verified base; fall back to preserve mode
     parsed = [p for p in (cur, gen, base_doc) if p is not None]

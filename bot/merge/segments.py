@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Sequence
 
 from ruamel.yaml.error import YAMLError
 
@@ -72,7 +72,9 @@ def split(text: str) -> list[Segment] | None:
     return segments
 
 
-def skippable_keys(current: str, generated: str, base: str | None = None) -> frozenset[str]:
+def skippable_keys(
+    current: str, generated: str, base: str | None = None, *, segments: Sequence[list[Segment] | None] | None = None
+) -> frozenset[str]:
     """Top-level keys the merge can decide from segment texts alone, without nodes.
 
     Without a base: keys whose segment is identical in both texts. With a base (diff3 on segments):
@@ -94,9 +96,11 @@ def skippable_keys(current: str, generated: str, base: str | None = None) -> fro
     )
 
 
-def parse_segmented(text: str, *, resolve: Callable[[str], Any], skip: Collection[str]) -> Parsed | None:
+def parse_segmented(
+    text: str, *, resolve: Callable[[str], Any], skip: Collection[str], segments: list[Segment] | None = None
+) -> Parsed | None:
     """Like `yamldoc.parse`, with stubs for the `skip` keys; None when the text does not qualify."""
-    segments = split(text)
+    segments = segments if segments is not None else split(text)
     if segments is None or not _libyaml_accepts(text):
         return None
     parsed = Parsed(text=text, docs=[], resolve=resolve, segmented=True)

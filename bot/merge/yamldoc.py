@@ -284,12 +284,7 @@ def to_plain(node: Node, resolve: Callable[[str], Any]) -> Any:
 def _c_events(text: str) -> Iterable[Any]:
     from _ruamel_yaml import CParser  # ruamel.yaml.clib
 
-    parser = CParser(text)
-    while True:
-        event = parser.get_event()
-        yield event
-        if isinstance(event, ev.StreamEndEvent):
-            return
+    return iter(CParser(text).get_event, None)  # a C-level iterator: it ends after StreamEnd
 
 
 def _py_events(text: str) -> Iterable[Any]:
@@ -298,17 +293,20 @@ def _py_events(text: str) -> Iterable[Any]:
     return YAML(typ="rt", pure=True).parse(text)
 
 
-def parse(text: str, *, resolve: Callable[[str], Any] | None = None, skip: Collection[str] = ()) -> Parsed:
+def parse(
+    text: str, *, resolve: Callable[[str], Any] | None = None, skip: Collection[str] = (), segments: Any = None
+) -> Parsed:
     """Parse a (BOM-free) text into documents of positioned nodes, or raise YamlError.
 
     `skip`: top-level keys whose entries need no nodes (they are identical in the texts being merged);
-    see `bot.merge.segments`. The whole text is still checked by the parser.
+    see `bot.merge.segments` (`segments`: its `split(text)`, if already known). The whole text is
+    still checked by the parser.
     """
     resolve = resolve or make_resolver()
     if skip:
         from bot.merge.segments import parse_segmented
 
-        parsed = parse_segmented(text, resolve=resolve, skip=skip)
+        parsed = parse_segmented(text, resolve=resolve, skip=skip, segments=segments)
         if parsed is not None:
             return parsed
     try:
