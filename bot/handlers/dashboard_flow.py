@@ -66,7 +66,7 @@ async def on_issue_edited(ctx: "HandlerContext", *, store: Any = None) -> str:
         done.append(action)
         # one record per tick: re-render after each so none is lost if a later one fails hard
         await dashboard.ensure_dashboard(forge, platform_repo=flow.platform_repo, policy=flow.policy,
-                                         store=store, action=record, limiter=getattr(ctx, "limiter", None))
+                                         store=store, action=record, limiter=_limiter(ctx))
     return f"ran {', '.join(done)}" if done else "no known action ticked"
 
 
@@ -109,8 +109,13 @@ async def refresh_dashboard(ctx: "HandlerContext", *, outcomes: Any = (), store:
     try:
         result = await dashboard.ensure_dashboard(ctx.forge, platform_repo=ctx.flow.platform_repo,
                                                   policy=ctx.flow.policy, store=store, outcomes=list(outcomes),
-                                                  limiter=limiter if limiter is not None else getattr(ctx, "limiter", None))
+                                                  limiter=limiter if limiter is not None else _limiter(ctx))
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("dashboard not refreshed for %s: %s", ctx.flow.platform_repo, exc)
         return f"dashboard not refreshed: {type(exc).__name__}"
     return f"dashboard {result.action}"
+
+
+def _limiter(ctx: "HandlerContext") -> Any:
+    """The noise limiter the flow runs with (its held-back queue is listed on the dashboard)."""
+    return getattr(ctx, "limiter", None) or getattr(ctx.flow, "limiter", None)
