@@ -18,7 +18,9 @@ parameters are merged strictest-wins (`params.py`) and loaded as `data.trustacks
 Evaluation clones the compiled engine, runs one query that collects every rule's `deny` and `warn`
 sets, and turns the result into a `Decision`. Any engine error, malformed result or timeout becomes
 a denial by `TS-POLICY-ERROR` ("policy could not be evaluated"), never an allow. By default the
-evaluation runs in a child process (`sandbox.py`) so the timeout is a hard bound.
+evaluation runs in a child process (`sandbox.py`) so the timeout is a hard bound. The engine keeps
+per-file facts by content digest (`facts.FactsCache`, bounded LRU): a proposal evaluated again
+after a push re-reads only the files that changed.
 """
 
 from __future__ import annotations

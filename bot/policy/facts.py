@@ -4,7 +4,8 @@ Rego decides on facts extracted here, never on raw file text: parsed CI steps an
 (`bot/policy/ci/`), secret-pattern hits by path:line (`secret_scan.py`), image references, the
 Kubernetes objects that matter to the packs (Secrets, Ingresses, workloads, role bindings), plaintext
 endpoints, credential files, auto-merge settings, change-record references and the sections of an
-agent's PR body. File contents never enter the document.
+agent's PR body. File contents never enter the document. Each file's facts depend on that file
+alone, so `PolicyEngine.evaluate` passes its `FactsCache` and an unchanged file costs one SHA-256.
 
 Shape (every key always present; `pr` and `profile` may be null):
 
@@ -490,8 +491,9 @@ def _indent(line: str) -> int:
 
 def _block(lines: list[str], key: str) -> tuple[int, list[str]]:
     """The index of top-level `key:` and the lines of its block (until the next top-level key)."""
+    head = f"{key}:"
     for i, line in enumerate(lines):
-        if line.startswith(f"{key}:"):
+        if line.startswith(head):
             body = []
             for nxt in lines[i + 1:]:
                 if nxt.strip() and not nxt.startswith((" ", "\t", "-", "#")):
@@ -504,8 +506,11 @@ def _block(lines: list[str], key: str) -> tuple[int, list[str]]:
 def _child(block: list[str], key: str) -> str:
     """The value of the first `key:` at the block's first indentation level."""
     level = next((_indent(x) for x in block if x.strip() and not x.strip().startswith("#")), None)
+    if level is None:
+        return ""
+    head = f"{key}:"
     for line in block:
-        if _indent(line) == level and line.strip().startswith(f"{key}:"):
+        if _indent(line) == level and line.lstrip().startswith(head):
             return line.split(":", 1)[1].strip().strip("\"'")
     return ""
 
