@@ -78,11 +78,14 @@ def _is_bot_user(user: Mapping[str, Any] | None) -> bool:
 def normalize(forge: str, event: str, payload: Any) -> Event | None:
     if not isinstance(payload, Mapping):
         raise PayloadError("payload is not a JSON object")
-    if forge == "github":
-        return _github(event, payload)
-    if forge == "gitlab":
-        return _gitlab(event, payload)
-    raise PayloadError(f"unknown forge {forge!r}")
+    if forge not in ("github", "gitlab"):
+        raise PayloadError(f"unknown forge {forge!r}")
+    try:
+        return _github(event, payload) if forge == "github" else _gitlab(event, payload)
+    except PayloadError:
+        raise
+    except (AttributeError, TypeError, ValueError) as exc:  # a field of the wrong type (e.g. null for an object)
+        raise PayloadError(f"payload field of the wrong type: {type(exc).__name__}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- GitHub
