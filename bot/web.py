@@ -53,6 +53,13 @@ KEPT_HEADERS = {
     ),
     "gitlab": ("x-gitlab-instance", "x-gitlab-webhook-uuid", "x-gitlab-event-uuid", "idempotency-key", "user-agent"),
 }
+#: event names that become metric labels as they are; any other (authenticated) name is counted as "other",
+#: so the metrics registry cannot grow with each new header value a sender invents
+METRIC_EVENTS = {
+    "github": frozenset({"installation", "installation_repositories", "push", "pull_request", "issue_comment", "issues",
+                         "ping", "check_run", "check_suite", "pull_request_review"}),
+    "gitlab": frozenset({"Push Hook", "Merge Request Hook", "Note Hook", "Issue Hook", "Pipeline Hook", "System Hook"}),
+}
 _EVENT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ .-]{0,63}$")
 _DELIVERY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 #: bodies above this are parsed off the event loop so other deliveries keep their fast 202
@@ -220,6 +227,8 @@ def _webhook(forge: str, receive: Callable[[web.Request, AppState], Awaitable[tu
                         "delivery rejected",
                         extra={"outcome": outcome, "status": status, "remote": request.remote},
                     )
+            if event != "-" and event not in METRIC_EVENTS[forge]:
+                event = "other"
             state.metrics.deliveries.labels(forge, event, outcome).inc()
             state.metrics.ingress_seconds.labels(forge, outcome).observe(time.perf_counter() - started)
         if status in (200, 202):
