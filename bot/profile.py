@@ -28,12 +28,45 @@ from bot.models import Evidence, Service
 PROFILE_PATH = ".trustacks/profile.yaml"
 MAX_PROFILE_BYTES = 512 * 1024
 MAX_ALIASES = 100
+#: `[`/`{` nesting refused before parsing: ruamel's pure-Python scanner is quadratic in flow depth
+#: (2,000 brackets took ~11 s; a 512 KB file of them, hours). A real Profile nests a few levels.
+MAX_FLOW_NESTING = 64
 
 HEADER = (
     "# TruStacks Environment Profile: the tools this organisation runs.\n"
     "# Changed only through reviewed pull requests; the bot never edits it silently.\n"
     "# Entries with `source: declared` are yours: discovery never removes them.\n"
 )
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest `[`/`{` nesting outside quoted scalars and comments (an upper bound is enough: it only refuses)."""
+    depth = deepest = 0
+    quote = ""
+    prev = "\n"
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c == "#" and prev in " \t\n":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            prev = "\n"
+            continue
+        elif c in "'\"" and prev in " \t\n[{,:-?":
+            quote = c
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        prev = c
+        i += 1
+    return deepest
 
 
 class ProfileError(ValueError):
@@ -125,6 +158,8 @@ class Profile:
                 raise ProfileError(path, "", f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
         if len(text.encode("utf-8", "surrogatepass")) > MAX_PROFILE_BYTES:
             raise ProfileError(path, "", f"file is larger than {MAX_PROFILE_BYTES} bytes")
+        if _flow_depth(text) > MAX_FLOW_NESTING:
+            raise ProfileError(path, "", f"invalid YAML: brackets nested more than {MAX_FLOW_NESTING} deep")
         y = _yaml()
         try:
             aliases = sum(1 for ev in y.parse(io.StringIO(text)) if isinstance(ev, AliasEvent))
