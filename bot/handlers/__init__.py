@@ -30,8 +30,19 @@ def make_dispatcher(
     platform_repo: str,
     ignore_emails: tuple[str, ...] = (),
     outcomes: list[tuple[str, str]] | None = None,
+    kv: Any | None = None,
+    repo_filter: Any | None = None,
+    dry_run: bool = False,
+    audit: Any | None = None,
 ) -> Dispatcher:
-    """A dispatcher over explicit collaborators; `outcomes` (if given) collects (delivery, outcome)."""
+    """A dispatcher over explicit collaborators.
+
+    `kv`: the store's key/value table (last good org config, noise limits); `repo_filter`: the
+    server-wide allowlist (bot.allowlist.RepoFilter); `dry_run`: TRUSTACKS_DRY_RUN; `audit`: the
+    hash-chained decision log; `outcomes` (if given) collects (delivery, outcome) for tests.
+    """
+    from bot.handlers.citizen import load_org_config, release_held
+    from bot.limits import NoiseLimiter
     from bot.pipeline import Flow
 
     async def dispatch(job: Any) -> None:
@@ -39,20 +50,32 @@ def make_dispatcher(
             event = normalize(job.forge, job.event, job.payload)
         except (PayloadError, ValueError) as exc:
             raise PayloadError(f"{job.forge} {job.event} delivery {job.delivery_id}: {exc}") from None
-        if event is None:
-            result = f"ignored {job.event}"
-        else:
-            forge = await forge_for(event)
-            flow = Flow(forge=forge, policy=policy, platform_repo=resolve_platform_repo(platform_repo, event),
-                        ignore_emails=ignore_emails)
-            handler = ROUTES.get(event.kind)
-            if handler is None:
-                result = f"ignored {event.kind.value}"
-            else:
-                result = await handler(HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id))
+        result = await _run(job, event) if event is not None else f"ignored {job.event}"
         log.info("delivery %s (%s %s): %s", job.delivery_id, job.forge, job.event, result)
         if outcomes is not None:
             outcomes.append((job.delivery_id, result))
+
+    async def _run(job: Any, event: Event) -> str:
+        handler = ROUTES.get(event.kind)
+        if handler is None:
+            return f"ignored {event.kind.value}"
+        if repo_filter is not None:
+            if event.repos:
+                event.repos = [r for r in event.repos if repo_filter.allows(r)]
+                if not event.repos:
+                    return "ignored: no repo allowed by TRUSTACKS_REPOS"
+            elif event.repo and not repo_filter.allows(event.repo):
+                return f"ignored: {event.repo} is not allowed by TRUSTACKS_REPOS"
+        forge = await forge_for(event)
+        platform = resolve_platform_repo(platform_repo, event)
+        org, _error = await load_org_config(forge, platform, kv=kv, event=event)
+        forge.dry_run = dry_run or org.for_repo(platform).dry_run
+        flow = Flow(forge=forge, policy=policy, platform_repo=platform, ignore_emails=ignore_emails,
+                    audit=audit, delivery_id=job.delivery_id, org_config=org,
+                    limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None)
+        result = await handler(HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id))
+        released = await release_held(flow)
+        return result + (f"; released {', '.join(released)}" if released else "")
 
     return dispatch
 
@@ -71,18 +94,74 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     from bot.handlers.forge_factory import ForgeFactory
     from bot.policy import PolicyEngine
 
+    from pathlib import Path
+
+    from bot.allowlist import RepoFilter
+    from bot.audit import AuditLog
+    from bot.store import open_store
+
     policy = PolicyEngine.load(packs=tuple(getattr(settings, "packs", ()) or ()))
     factory = ForgeFactory(settings)
+    store = open_store(settings.database_url, lease_seconds=settings.lease_seconds,
+                       max_attempts=settings.max_attempts)
+    kv = _LazyKV(store)
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    audit = AuditLog(data_dir / "audit.db")
     dispatch = make_dispatcher(
         forge_for=factory, policy=policy, platform_repo=settings.platform_repo or "platform",
         ignore_emails=tuple(getattr(settings, "ignore_emails", ()) or ()),
+        kv=kv, repo_filter=_repo_filter(settings),
+        dry_run=bool(getattr(settings, "dry_run", False)), audit=audit,
     )
 
     async def aclose() -> None:
         await factory.close()
         policy.close()
+        await kv.close()
 
     # `trustacks serve` reads these: /readyz includes "policy loaded"; aclose runs after the workers stop.
     dispatch.ready_checks = {"policy": lambda: bool(policy.revisions)}  # type: ignore[attr-defined]
     dispatch.aclose = aclose  # type: ignore[attr-defined]
     return dispatch
+
+
+class _LazyKV:
+    """The store's key/value table, opened on first use (the dispatcher is built before the loop runs)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._opened = False
+
+    async def _ready(self) -> Any:
+        if not self._opened:
+            await self._store.open()
+            self._opened = True
+        return self._store
+
+    async def get_kv(self, key: str) -> str | None:
+        return await (await self._ready()).get_kv(key)
+
+    async def set_kv(self, key: str, value: str, *, ttl_seconds: float | None = None) -> None:
+        await (await self._ready()).set_kv(key, value, ttl_seconds=ttl_seconds)
+
+    async def add_kv(self, key: str, value: str, *, ttl_seconds: float | None = None) -> bool:
+        return bool(await (await self._ready()).add_kv(key, value, ttl_seconds=ttl_seconds))
+
+    async def delete_kv(self, key: str) -> bool:
+        return bool(await (await self._ready()).delete_kv(key))
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._store.close()
+
+
+def _repo_filter(settings: Any) -> Any:
+    """TRUSTACKS_REPOS as a RepoFilter; a bad pattern stops the service before its port opens."""
+    from bot.allowlist import RepoFilter, RepoFilterError
+    from bot.config import ConfigError
+
+    try:
+        return RepoFilter.parse(getattr(settings, "repos", "") or None)
+    except RepoFilterError as exc:
+        raise ConfigError(f"TRUSTACKS_REPOS: {exc}") from None
