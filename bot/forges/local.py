@@ -14,6 +14,7 @@ Layout of the data directory:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -21,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from bot.forges.base import Forge, ForgeError, NotFoundError
 from bot.models import (
@@ -35,6 +36,11 @@ from bot.models import (
     Permission,
 )
 from bot.tree import normalize
+
+try:  # POSIX; elsewhere the ref lock is a no-op (the local forge is for one machine anyway)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 ZERO_SHA = "0" * 40
 _SCHEMA = """
@@ -179,7 +185,24 @@ class LocalForge(Forge):
         return sha, True
 
     def _move_ref(self, repo: str, branch: str, new: str, old: str | None) -> None:
-        self._git(repo, "update-ref", f"refs/heads/{branch}", new, old or ZERO_SHA)
+        with self._ref_lock(repo, branch):
+            self._git(repo, "update-ref", f"refs/heads/{branch}", new, old or ZERO_SHA)
+
+    @contextlib.contextmanager
+    def _ref_lock(self, repo: str, branch: str) -> Iterator[None]:
+        """Every ref change on this forge runs under one flock per repository. The kernel drops a flock
+        when its process dies, so a git `<ref>.lock` file found while holding it was left by a writer that
+        crashed mid-update (SIGKILL, OOM): remove it, or every later write to that branch fails for good."""
+        path = self._require_repo(repo)
+        with open(path / "trustacks-refs.lock", "a+b") as fh:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            for stale in (path / "refs" / "heads" / f"{branch}.lock", path / "packed-refs.lock"):
+                try:
+                    stale.unlink()
+                except FileNotFoundError:
+                    pass
+            yield
 
     # ------------------------------------------------------------------ reads
 
@@ -358,7 +381,8 @@ class LocalForge(Forge):
     async def _delete_branch(self, repo: str, branch: str) -> None:
         current = self._rev(repo, f"refs/heads/{branch}")
         if current:
-            self._git(repo, "update-ref", "-d", f"refs/heads/{branch}", current)
+            with self._ref_lock(repo, branch):
+                self._git(repo, "update-ref", "-d", f"refs/heads/{branch}", current)
 
     async def _open_change_request(self, repo: str, *, head: str, base: str, title: str, body: str) -> ChangeRequest:
         if self._rev(repo, f"refs/heads/{head}") is None:
