@@ -430,6 +430,10 @@ async def open_proposal(
             rebuild = recreate or flow.config_for(proposal.repo).rebase_when.value == "behind-base"
             await forge.commit_files(proposal.repo, branch, proposal.files, message=message,
                                      parent=base_sha if rebuild else None)
+        # The check goes on the new head before the PR is opened or its marker updated: a crash in between
+        # re-runs this block (no PR yet, or a marker naming the old input), so a PR whose marker matches
+        # always has its check. Checking after the PR left it without one when a crash fell in between.
+        await report_check(forge, proposal.repo, await forge.branch_sha(proposal.repo, branch), decision)
         if existing is None:
             cr = await forge.open_change_request(
                 proposal.repo, head=branch, base=proposal.base_branch, title=proposal.title, body=body)
@@ -445,7 +449,6 @@ async def open_proposal(
     else:
         cr = await forge.update_change_request(proposal.repo, existing.number, title=proposal.title, body=body)
         action = "updated"
-    await report_check(forge, proposal.repo, await forge.branch_sha(proposal.repo, branch), decision)
     return Outcome(proposal, decision, action, cr, body)
 
 
