@@ -225,3 +225,52 @@ async def test_sigkill_during_a_burst_loses_nothing_and_duplicates_nothing(budge
     finally:
         forge.close()
     print(f"{deliveries} deliveries, {budget.kills} kills, {svc.starts} starts, {len(rerun)} jobs re-run after a kill")
+
+
+# ---------------------------------------------------------------------------- the two crash bugs, deterministically
+
+
+class Crash(BaseException):
+    """Stands for the process dying at this point (nothing after it runs)."""
+
+
+async def test_a_stale_git_ref_lock_from_a_dead_writer_does_not_block_the_branch(tmp_path):
+    forge = LocalForge(tmp_path / "forge")
+    try:
+        LocalForgeAdmin(forge).create_repo(REPO, files={"README.md": "x\n"})
+        lock = forge.repo_path(REPO) / "refs" / "heads" / "trustacks" / "generate" / "x.lock"
+        lock.parent.mkdir(parents=True)
+        lock.write_text("")  # what `git update-ref` leaves when SIGKILLed mid-update
+        await forge.create_branch(REPO, "trustacks/generate/x", from_ref="main")
+        assert await forge.branch_sha(REPO, "trustacks/generate/x") == await forge.branch_sha(REPO, "main")
+    finally:
+        forge.close()
+
+
+async def test_a_crash_before_the_check_is_reported_still_ends_with_a_checked_pr(tmp_path):
+    from bot import pipeline
+    from bot.models import Decision
+
+    from .crash_proc import proposal_for
+
+    class CrashingForge(LocalForge):
+        crash_on_check = True
+
+        async def _set_check(self, check):
+            if self.crash_on_check:
+                raise Crash()
+            return await super()._set_check(check)
+
+    forge = CrashingForge(tmp_path / "forge")
+    try:
+        LocalForgeAdmin(forge).create_repo(REPO, files={"README.md": "x\n"})
+        flow = pipeline.Flow(forge=forge, policy=None, platform_repo="acme/platform")
+        with pytest.raises(Crash):
+            await pipeline.open_proposal(flow, proposal_for(1), Decision(), profile=None)
+        forge.crash_on_check = False  # the job is retried after the restart
+        outcome = await pipeline.open_proposal(flow, proposal_for(1), Decision(), profile=None)
+        [pr] = await forge.find_change_requests(REPO, state="all")
+        assert outcome.change_request is not None and outcome.change_request.number == pr.number
+        assert forge.checks(REPO, await forge.branch_sha(REPO, pr.head)), "the PR was left without its check"
+    finally:
+        forge.close()
