@@ -42,6 +42,7 @@ def make_dispatcher(
     hash-chained decision log; `outcomes` (if given) collects (delivery, outcome) for tests.
     """
     from bot.handlers.citizen import load_org_config, release_held
+    from bot.handlers.dashboard_flow import refresh_dashboard
     from bot.limits import NoiseLimiter
     from bot.pipeline import Flow
 
@@ -73,8 +74,11 @@ def make_dispatcher(
         flow = Flow(forge=forge, policy=policy, platform_repo=platform, ignore_emails=ignore_emails,
                     audit=audit, delivery_id=job.delivery_id, org_config=org,
                     limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None)
-        result = await handler(HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id))
+        ctx = HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id)
+        result = await handler(ctx)
         released = await release_held(flow)
+        if event.kind in _DASHBOARD_EVENTS and await _onboarded(flow):
+            result += f"; {await refresh_dashboard(ctx, limiter=flow.limiter)}"
         return result + (f"; released {', '.join(released)}" if released else "")
 
     return dispatch
@@ -165,3 +169,17 @@ def _repo_filter(settings: Any) -> Any:
         return RepoFilter.parse(getattr(settings, "repos", "") or None)
     except RepoFilterError as exc:
         raise ConfigError(f"TRUSTACKS_REPOS: {exc}") from None
+
+
+#: events after which the dashboard issue is brought up to date (once the first Profile PR is merged)
+_DASHBOARD_EVENTS = frozenset({"onboard", "push", "pr_merged", "pr_closed"})
+
+
+async def _onboarded(flow: Any) -> bool:
+    from bot.pipeline import load_profile
+    from bot.profile import ProfileError
+
+    try:
+        return await load_profile(flow.forge, flow.platform_repo) is not None
+    except (ProfileError, Exception):  # no platform repo yet, or an unreadable Profile: no dashboard
+        return False

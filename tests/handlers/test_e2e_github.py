@@ -170,6 +170,10 @@ async def test_installation_to_generation_prs(world):
     for repo, p in ((APP, gen_app[0]), (PLATFORM, gen_platform[0])):
         checks = [c for c in gh.repo(repo).check_runs.values() if c["head_sha"] == p["head"]["sha"]]
         assert checks and checks[-1]["conclusion"] == "success" and checks[-1]["name"] == "trustacks/policy"
+    # once onboarded, one dashboard issue in the platform repo lists the open generation PRs
+    dashboards = [i for i in gh.repo(PLATFORM).issues.values() if i["title"] == "TruStacks Dashboard"]
+    assert len(dashboards) == 1
+    assert f"#{gen_platform[0]['number']}" in dashboards[0]["body"]
     # nothing was ever written to a default branch or outside trustacks/
     for method, path, payload in gh.writes:
         if "/git/refs" in path and method in ("POST", "PATCH", "DELETE"):
