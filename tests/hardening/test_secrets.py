@@ -261,3 +261,18 @@ async def test_no_secret_leaves_the_demo(tmp_path, monkeypatch, capsys, captured
     texts += [(f"audit record {i}", r) for i, r in enumerate(records)]
     texts += list(files_under(workdir, skip=set()))
     assert leaks(canaries.values(), texts) == []
+
+
+def test_the_search_finds_a_canary_wherever_it_is(tmp_path):
+    """The checker itself: a canary in a plain file, a gzip member or a git object is found."""
+    canary = "canary-" + "self-test-1234"
+    (tmp_path / "plain.txt").write_text(f"x {canary} y")
+    (tmp_path / "b.tar.gz").write_bytes(gzip.compress(canary.encode()))
+    repo = tmp_path / "r.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    subprocess.run(["git", "--git-dir", str(repo), "hash-object", "-w", "--stdin"], input=canary.encode(), check=True,
+                   capture_output=True)
+    names = [name for name, _ in files_under(tmp_path, skip=set()) if canary in _]
+    assert any(n.endswith("plain.txt") for n in names) and any(n.endswith("b.tar.gz") for n in names)
+    assert any(n.endswith("(objects)") for n in names)
+    assert leaks([canary], [("x", f"a{canary}b")]) and not leaks([canary], [("x", "clean")])
