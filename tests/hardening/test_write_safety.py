@@ -360,6 +360,10 @@ def assert_allowed(world: Any, write: Write, event: str) -> None:
         if head is not None:  # labels on an issue (not a PR): the dashboard issue is the bot's own
             assert head.startswith(BRANCH_PREFIX), f"the bot changed a human PR: {where}"
         assert world.issue_author(write.repo, write.number) in (BOT, None), f"the bot changed a human PR: {where}"
+    elif write.verb == "create_issue":  # the one dashboard issue, in the platform repo
+        assert write.detail == "TruStacks Dashboard" and write.repo.endswith("/platform"), f"unexpected issue: {where}"
+    elif write.verb == "update_issue":
+        assert world.issue_author(write.repo, write.number) in (BOT, None), f"the bot edited a human issue: {where}"
     elif write.verb == "edit_comment":
         assert world.comment_author(write.repo, write.number) in (BOT, None), f"the bot edited a human comment: {where}"
     else:

@@ -181,6 +181,10 @@ def classify_github_write(method: str, path: str, payload: Any) -> Write:
         return Write("edit_comment", repo, number=int(rest[2]))
     if method == "POST" and len(rest) == 4 and rest[:2] == ["issues", "comments"] and rest[3] == "reactions":
         return Write("reaction", repo, number=int(rest[2]))
+    if method == "POST" and joined == "issues":
+        return Write("create_issue", repo, detail=str(body.get("title", "")))
+    if method == "PATCH" and len(rest) == 2 and rest[0] == "issues":
+        return Write("update_issue", repo, number=int(rest[1]))
     if rest and rest[0] == "check-runs":
         return Write("check", repo)
     return Write("other", repo, detail=f"{method} {path}")
