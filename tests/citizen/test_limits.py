@@ -193,6 +193,8 @@ async def test_on_the_real_sqlite_store(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'q.db'}"
     s1, s2 = open_store(url), open_store(url)
+    await s1.open()  # create the schema before the second connection opens (no race on a new file)
+    await s2.open()
     try:
         a = NoiseLimiter(s1, scope="acme")
         b = NoiseLimiter(s2, scope="acme")
