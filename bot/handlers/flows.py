@@ -65,7 +65,13 @@ async def _propose_profile_for(ctx: HandlerContext, repos: list[str]) -> str:
     results = [await pipeline.discover_repo(ctx.forge, r) for r in repos if r != flow.platform_repo]
     if not results:
         return "no application repos"
-    proposal = await pipeline.propose_profile(flow, results)
+    try:
+        proposal = await pipeline.propose_profile(flow, results)
+    except ProfileError as exc:
+        # A human merged a Profile that does not load: retrying cannot help until someone fixes it, and the
+        # Profile PR check already showed the error. Say so once instead of failing the job five times.
+        log.warning("cannot propose Profile changes for %s: %s", ", ".join(repos), exc)
+        return "profile invalid"
     if proposal is None:
         return "profile matches"
     profile = await pipeline.load_profile(ctx.forge, flow.platform_repo)
