@@ -132,3 +132,27 @@ def test_hostile_files_in_a_generated_change_are_judged_not_obeyed(policy, path,
     # a generation that also edits the Profile (TS-PROF-001) from no Profile (TS-PROF-002): both still fire
     assert {("TS-PROF-001", "constitution"), ("TS-PROF-002", "constitution")} <= denied, decision.deny
     assert not decision.allowed
+
+
+@pytest.mark.parametrize("event", ["push", "installation"])
+async def test_a_merged_profile_that_does_not_load_is_reported_not_retried(tmp_path, policy, event):
+    """Regression: a garbage Profile on the platform's main made every push/onboarding job raise ProfileError,
+    which the worker retried as if transient (found by the write-safety story)."""
+    forge = LocalForge(tmp_path / "forge")
+    admin = LocalForgeAdmin(forge)
+    try:
+        admin.create_repo(APP, files=read_app_files(ROOT / "fixtures" / "apps" / "payments-fastapi"), owner="octo-admin")
+        admin.create_repo(PLATFORM, files={PROFILE_PATH: "tooling: [unclosed\n\x00"}, owner="octo-admin")
+
+        async def forge_for(ev):
+            return forge
+
+        outcomes: list[tuple[str, str]] = []
+        dispatch = make_dispatcher(forge_for=forge_for, policy=policy, platform_repo="platform", outcomes=outcomes)
+        body = (payloads.push(APP, "main", default_branch="main", after=await forge.branch_sha(APP, "main"))
+                if event == "push" else payloads.installation("created", [APP, PLATFORM]))
+        await dispatch(SimpleNamespace(id=1, forge="github", event=event, payload=body, delivery_id="d", attempts=1))
+        assert outcomes == [("d", "profile invalid")]
+        assert await forge.find_change_requests(PLATFORM, state="all") == []
+    finally:
+        forge.close()
