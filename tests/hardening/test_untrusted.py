@@ -17,7 +17,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot import pipeline
 from bot.demo import DEMO_DECLARED, read_app_files
 from bot.forges.local import LocalForge, LocalForgeAdmin
 from bot.handlers import make_dispatcher

@@ -29,7 +29,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import event as hypothesis_event
 from hypothesis import given, note
 from hypothesis import strategies as st
 
@@ -115,13 +114,12 @@ class Story:
             await self.dispatch(job)
             outcome = self.outcomes[-1][1] if self.outcomes else "?"
         except ALLOWED_ERRORS as exc:
-            outcome = type(exc).__name__
+            outcome = f"{type(exc).__name__}: {exc}"
             log.debug("delivery failed as a job may: %s", exc)
         except Exception as exc:  # noqa: BLE001 - collected and reported by the test
             outcome = "UNEXPECTED " + type(exc).__name__
             self.unexpected.append(f"{event} {payload.get('action')}: {type(exc).__name__}: {exc}")
-        event_label = outcome.split(":")[0] if ":" in outcome and not outcome.startswith("UN") else outcome
-        hypothesis_event(f"{event} -> {event_label[:60]}")
+        note(f"  -> {outcome[:200]}")
         if exempt_branch is not None:
             self.human_heads.pop(exempt_branch, None)
         await self.check(refs_before, event)
@@ -130,7 +128,6 @@ class Story:
         w = self.world
         for write in w.new_writes():
             assert_allowed(w, write, event)
-            hypothesis_event(f"write {write.verb} {write.detail if write.verb == 'ref' else ''}".strip())
         refs_after = await w.refs()
         for key in set(refs_before) | set(refs_after):
             repo, branch = key
