@@ -128,7 +128,7 @@ def test_parse_answers_every_comment(budget):
             if isinstance(result, Reply):
                 assert isinstance(result.text, str) and result.text
 
-    with bounded_memory(peak_mb=80, retained_mb=40):  # RSS: hypothesis itself keeps some per case
+    with bounded_memory(peak_mb=60, retained_mb=20, cases=budget.cases):
         check()
 
 
@@ -182,7 +182,7 @@ def test_profile_loads_or_raises_profile_error(budget, profile_text):
             again.tools(category)
         again.services()
 
-    with bounded_memory(peak_mb=120, retained_mb=20):
+    with bounded_memory(peak_mb=120, retained_mb=20, cases=budget.cases):
         check()
 
 
@@ -243,7 +243,7 @@ def test_discover_survives_hostile_trees(budget, app_files):
         tree = MemoryTree(files, max_file_bytes=64 * 1024)
         _check_result(discover(tree, repo="acme/fuzz", max_seconds=60), set(tree.paths()))
 
-    with bounded_memory(peak_mb=250, retained_mb=30):
+    with bounded_memory(peak_mb=250, retained_mb=30, cases=budget.cases):
         check()
 
 
@@ -409,7 +409,7 @@ def test_bundle_verification_refuses_every_change(budget, signed_bundle):
         for name, content in verified.files.items():
             assert _same_content(name, content, original[name]), f"{name} changed but the bundle verified"
 
-    with bounded_memory(peak_mb=200, retained_mb=30):
+    with bounded_memory(peak_mb=200, retained_mb=30, cases=budget.cases):
         check()
 
 
@@ -535,5 +535,47 @@ def test_engine_load_refuses_or_keeps_every_constitution_denial(budget, constitu
         assert not missing, f"an overlay that loads silenced constitution rules {sorted(missing)}: " \
                             f"{[s.text for s in overlay]}"
 
-    with bounded_memory(peak_mb=300, retained_mb=60):
+    with bounded_memory(peak_mb=300, retained_mb=60, cases=budget.cases):
         check()
+
+
+# ====================================================================== no memory kept per input
+
+
+def test_engines_keep_no_memory_per_input(app_files, constitution):
+    """Without hypothesis' own bookkeeping: many inputs through each engine, and nothing stays behind."""
+    import random
+
+    rng = random.Random(20261123)
+    hostile = list(HOSTILE_TEXT.elements)  # type: ignore[attr-defined]
+
+    def comment() -> str:
+        return "\n".join(rng.choice(["/trustacks ", "", " /trustacks "]) + " ".join(
+            rng.choice(REAL_WORDS) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 6)))
+
+    def tree() -> MemoryTree:
+        files = {}
+        for _ in range(rng.randint(1, 6)):
+            path, text = rng.choice(app_files)
+            files[rng.choice(DISCOVERY_NAMES) if rng.random() < 0.5 else path] = \
+                rng.choice(hostile) if rng.random() < 0.3 else text
+        return MemoryTree(files, max_file_bytes=64 * 1024)
+
+    overlay = "\n".join(overlay_head(0)) + '\ndeny contains "x" if { input.a == 1 }\n'
+
+    def load() -> None:
+        PolicyEngine.from_sources(constitution["sources"] + [Source(path="overlay/o0.rego", text=overlay, layer="overlay")],
+                                  layer_params=constitution["params"], isolate=False).close()
+
+    for _ in range(50):  # warm caches (regexes, compiled schemas, imports)
+        parse(comment())
+        discover(tree(), repo="acme/leak")
+        load()
+    with bounded_memory(peak_mb=40, retained_mb=1, traced=True):
+        for _ in range(2000):
+            parse(comment())
+        for _ in range(300):
+            discover(tree(), repo="acme/leak")
+    with bounded_memory(peak_mb=100, retained_mb=8):  # RSS: the Rego engine's native memory
+        for _ in range(60):
+            load()

@@ -300,7 +300,7 @@ def test_fuzzed_deliveries_never_cause_a_500(budget, ingress):
             accepted[0] += 1
             _check_normalizes(forge, headers["X-GitHub-Event" if forge == "github" else "X-Gitlab-Event"], body)
 
-    with bounded_memory(peak_mb=150, retained_mb=40, traced=True):
+    with bounded_memory(peak_mb=150, retained_mb=40, traced=True, cases=budget.cases):
         delivery()
     assert accepted[0], "the fuzzer never produced an accepted delivery: the strategy is broken"
 
