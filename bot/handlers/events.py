@@ -92,9 +92,19 @@ def normalize(forge: str, event: str, payload: Any) -> Event | None:
 # https://docs.github.com/en/webhooks/webhook-events-and-payloads
 
 
+def _installation_id(p: Mapping[str, Any]) -> int | None:
+    """`installation.id`: absent means none; anything but a positive integer is a malformed payload."""
+    inst = _opt(p, "installation", "id")
+    if inst is None:
+        return None
+    if isinstance(inst, bool) or not isinstance(inst, int) or inst <= 0:
+        raise PayloadError(f"installation.id must be a positive integer, not {type(inst).__name__}")
+    return inst
+
+
 def _github(event: str, p: Mapping[str, Any]) -> Event | None:
     action = str(p.get("action", ""))
-    inst = _opt(p, "installation", "id")
+    inst = _installation_id(p)
     if event == "installation" and action in ("created", "new_permissions_accepted"):
         repos = [str(_get(r, "full_name")) for r in p.get("repositories") or []]
         return Event(Kind.ONBOARD, "github", repos=repos, installation_id=inst, actor=str(_opt(p, "sender", "login", default="")))

@@ -81,3 +81,18 @@ def test_fork_prs_are_marked():
     event, payload = load("github", "pull_request.opened")
     payload["pull_request"]["head"]["repo"]["full_name"] = "mallory/payments-fastapi"
     assert normalize("github", event, payload).is_fork
+
+
+@pytest.mark.parametrize("bad", ["\x13", "42", True, 0, -5, 1.5, [1], {"id": 1}])
+def test_installation_id_of_the_wrong_type_is_a_payload_error(bad):
+    """Found by the write-safety story: a string id reached int() in the forge factory and raised ValueError."""
+    event, payload = load("github", "installation_repositories.added")
+    payload["installation"]["id"] = bad
+    with pytest.raises(PayloadError, match="installation.id"):
+        normalize("github", event, payload)
+
+
+def test_installation_id_absent_is_none():
+    event, payload = load("github", "pull_request.opened")
+    payload.pop("installation", None)
+    assert normalize("github", event, payload).installation_id is None
