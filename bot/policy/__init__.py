@@ -7,6 +7,7 @@
 
 from bot.policy.engine import (
     POLICY_ERROR_ID,
+    OverlayRejected,
     PolicyEngine,
     PolicyError,
     RegoEngine,
@@ -21,6 +22,7 @@ from bot.policy.rules_meta import Requirement, RuleMeta
 
 __all__ = [
     "POLICY_ERROR_ID",
+    "OverlayRejected",
     "PolicyEngine",
     "PolicyError",
     "RegoEngine",

@@ -88,6 +88,27 @@ class PolicyError(RuntimeError):
     """A policy that cannot be loaded or run; messages carry file:line:col and no Rust backtrace."""
 
 
+class OverlayRejected(PolicyError):
+    """The overlay failed the ratchet linter (it could weaken an upper layer); nothing was loaded."""
+
+    def __init__(self, overlay_dir: Path, report: Any) -> None:
+        self.report = report
+        super().__init__(f"{overlay_dir}: overlay refused by the ratchet linter (`trustacks policy lint`):\n"
+                         + report.format())
+
+
+def _refuse_loosening_overlay(overlay_dir: Path, *, rules_dir: Path, packs: Sequence[str]) -> None:
+    """Run the ratchet linter on the overlay against the layers it sits on; raise if it fails."""
+    from bot.policy.lint import LintError, lint_overlay  # the linter imports this module
+
+    try:
+        report = lint_overlay(overlay_dir, rules_dir=rules_dir, packs=list(dict.fromkeys(packs)))
+    except LintError as exc:
+        raise PolicyError(f"cannot lint the overlay {overlay_dir}: {exc}") from None
+    if not report.ok:
+        raise OverlayRejected(overlay_dir, report)
+
+
 class UnknownRule(PolicyError, KeyError):
     def __str__(self) -> str:  # KeyError would add quotes
         return str(self.args[0]) if self.args else "unknown rule"
@@ -420,9 +441,13 @@ class PolicyEngine:
         overlay_dir: Path | None = None,
         timeout_s: float = 2.0,
         isolate: bool = True,
+        lint_overlay: bool = True,
     ) -> "PolicyEngine":
         """Read, bound-check, compile and verify the layers. Raises PolicyError with file:line:col.
 
+        An overlay is loaded only after the ratchet linter proves it adds strictness (OverlayRejected
+        otherwise). `lint_overlay=False` is for tests of what the engine does with rules the linter
+        would refuse (fail-closed evaluation); no runtime path passes it.
         `isolate=False` evaluates in this process (no hard time bound; tests and the CLI may use it).
         """
         rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
@@ -442,6 +467,8 @@ class PolicyEngine:
             if not overlay_dir.is_dir():
                 raise PolicyError(f"{overlay_dir}: overlay directory not found")
             plan.append(("overlay", overlay_dir, None))
+            if lint_overlay:
+                _refuse_loosening_overlay(overlay_dir, rules_dir=rules_dir, packs=packs)
         for layer, directory, pack in plan:
             if not directory.is_dir():
                 continue

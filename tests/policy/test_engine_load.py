@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.policy import PolicyEngine, PolicyError, UnknownRule, available_packs
+from bot.policy import OverlayRejected, PolicyEngine, PolicyError, UnknownRule, available_packs
 from bot.policy.engine import MAX_NESTING, Source, check_bounds, clean_error, max_nesting
 
 META = '{"id": "%s", "title": "t", "severity": "low", "description": "d", "remediation": "r"}'
@@ -28,8 +28,9 @@ def rule(pkg: str, rule_id: str = "ACME-X-001", extra: str = "") -> str:
 
 
 def load_error(tmp_path: Path, files: dict[str, str]) -> str:
+    """The engine's own checks, behind the linter (which runs first at load; see test_overlay_lint_at_load)."""
     with pytest.raises(PolicyError) as info:
-        PolicyEngine.load(overlay_dir=overlay(tmp_path, files), isolate=False)
+        PolicyEngine.load(overlay_dir=overlay(tmp_path, files), isolate=False, lint_overlay=False)
     return str(info.value)
 
 
@@ -176,3 +177,21 @@ def test_clean_error_strips_backtrace():
     raw = "\n--> a.rego:3:9\n  |\n3 | x\n  |  ^\nerror: boom here\n\nStack backtrace:\n   0: <unknown>\n   1: foo\n"
     assert clean_error(RuntimeError(raw)) == "a.rego:3:9: boom here"
     assert clean_error("plain failure\nStack backtrace:\n 0: x") == "plain failure"
+
+
+def test_overlay_lint_at_load(tmp_path):
+    """The runtime refuses an overlay that fails the ratchet linter, naming file, line and the rule weakened."""
+    sneaky = ("package trustacks.overlay.sneaky\n\nimport rego.v1\n\n"
+              "import data.trustacks.constitution.pr_required\n\n"
+              "x := 1 if { true } with data.trustacks.constitution.pr_required.deny as set()\n")
+    with pytest.raises(OverlayRejected) as info:
+        PolicyEngine.load(overlay_dir=overlay(tmp_path, {"sneaky.rego": sneaky}), isolate=False)
+    msg = str(info.value)
+    assert "sneaky.rego:7" in msg and "overlay REJECTED" in msg and "trustacks policy lint" in msg
+    assert info.value.report.violations
+
+
+def test_stricter_overlay_passes_the_linter_at_load(tmp_path):
+    text = rule("trustacks.overlay.weekend", "ACME-WEEKEND-001").replace("input.never", 'input.proposal.kind == "generate"')
+    engine = PolicyEngine.load(overlay_dir=overlay(tmp_path, {"weekend.rego": text}), isolate=False)
+    assert engine.rule("ACME-WEEKEND-001").layer == "overlay"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.policy import PolicyEngine
+from bot.policy import OverlayRejected, PolicyEngine
 from bot.policy.params import LayerParams, ParamsError, check_params, merge_params
 
 from .conftest import GOOD_WORKFLOW, make_profile, make_proposal
@@ -67,7 +67,12 @@ def _overlay(tmp_path: Path, params: dict, rules: dict[str, str] | None = None) 
 
 
 def test_overlay_cannot_loosen_a_parameter(tmp_path, profile):
-    engine = PolicyEngine.load(packs=("pci",), overlay_dir=_overlay(tmp_path, {"vuln_fail_at": "critical"}), isolate=False)
+    overlay = _overlay(tmp_path, {"vuln_fail_at": "critical"})
+    with pytest.raises(OverlayRejected, match=r"looser-parameter.*vuln_fail_at") as info:
+        PolicyEngine.load(packs=("pci",), overlay_dir=overlay, isolate=False)
+    assert not info.value.report.ok
+    # behind the linter, the engine's strictest-wins merge holds the line on its own
+    engine = PolicyEngine.load(packs=("pci",), overlay_dir=overlay, isolate=False, lint_overlay=False)
     assert engine.effective.values["vuln_fail_at"] == "high"
     proposal = make_proposal(files={".github/workflows/build.yml": CRITICAL_ONLY})
     assert [v.rule for v in engine.evaluate(proposal, profile).deny] == ["TS-SUPPLY-004"]
