@@ -40,14 +40,18 @@ RUN groupadd --system --gid 10001 trustacks \
       --home-dir /var/lib/trustacks --create-home --shell /usr/sbin/nologin trustacks
 COPY --from=build /opt/trustacks /opt/trustacks
 # Listen on all interfaces inside the container (config.py defaults to loopback). Set as variables,
-# not flags, so TRUSTACKS_* from the deployment can still change them.
+# not flags, so TRUSTACKS_* from the deployment can still change them. Policy comes only from signed
+# bundles mounted at /etc/trustacks/policy (with constitution.pin.json) and the public key mounted at
+# /etc/trustacks/policy-key (`trustacks bundle release`, docs/install.md): without them serve refuses to start.
 ENV PATH=/opt/trustacks/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/var/lib/trustacks \
     TRUSTACKS_DATA_DIR=/var/lib/trustacks \
     TRUSTACKS_HOST=0.0.0.0 \
-    TRUSTACKS_PORT=8080
+    TRUSTACKS_PORT=8080 \
+    TRUSTACKS_POLICY_BUNDLE_DIR=/etc/trustacks/policy \
+    TRUSTACKS_POLICY_PUBLIC_KEY_FILE=/etc/trustacks/policy-key/trustacks.pub
 USER 10001:10001
 WORKDIR /var/lib/trustacks
 EXPOSE 8080

@@ -42,7 +42,7 @@ SHORT_HELP: dict[str, str] = {
     "rule": "List rules (`rule list [--layer] [--pack]`) or show one (`rule show ID`).",
     "policy": "Run the Rego tests (`policy test [--coverage]`) or evaluate an input (`policy eval`).",
     "gaps": "Gap Analysis Report: rules the Profile's tooling cannot satisfy (md or json).",
-    "bundle": "Build, sign and verify OPA policy bundles (`bundle build|sign|verify`).",
+    "bundle": "Build, sign and verify OPA policy bundles (`bundle build|sign|verify|release`).",
     "keys": "Generate an ES256 signing key pair (`keys generate`).",
     "constitution": "Verify the pinned constitution or upgrade it explicitly (`constitution verify|upgrade`).",
     "audit": "Verify the hash-chained audit log or show its entries (`audit verify|show`).",

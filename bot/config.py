@@ -81,6 +81,14 @@ class Settings:
     platform_repo: str | None = None
     #: compliance packs loaded on top of the constitution (names under rules/packs/)
     packs: tuple[str, ...] = ()
+    #: signed policy bundles (`trustacks bundle release`); the only policy `trustacks serve` loads
+    policy_bundle_dir: Path | None = None
+    #: the public key every bundle must verify against (PEM, ES256)
+    policy_public_key_file: Path | None = None
+    #: the pinned constitution revision (`trustacks constitution upgrade`); default <bundle dir>/constitution.pin.json
+    constitution_pin_file: Path | None = None
+    #: development only: load the rules shipped in the package, unsigned (never in production)
+    policy_unsigned: bool = False
     #: fnmatch patterns of commit emails that do not count as a human edit of a bot branch
     ignore_emails: tuple[str, ...] = ()
     #: server-wide repo allowlist/denylist (globs, `!` negation, last match wins; empty = every repo)
@@ -138,6 +146,10 @@ _KEYS: dict[str, tuple[str, str]] = {
     "DATA_DIR": ("path", "data_dir"),
     "PLATFORM_REPO": ("str", "platform_repo"),
     "POLICY_PACKS": ("list", "packs"),
+    "POLICY_BUNDLE_DIR": ("path", "policy_bundle_dir"),
+    "POLICY_PUBLIC_KEY_FILE": ("path", "policy_public_key_file"),
+    "CONSTITUTION_PIN_FILE": ("path", "constitution_pin_file"),
+    "POLICY_UNSIGNED": ("bool", "policy_unsigned"),
     "IGNORE_EMAILS": ("list", "ignore_emails"),
     "REPOS": ("str", "repos"),
     "DRY_RUN": ("bool", "dry_run"),
@@ -221,6 +233,23 @@ def _check_database_url(url: str) -> None:
         raise ConfigError("TRUSTACKS_DATABASE_URL: the PostgreSQL port must be a number (…:5432/dbname)")
     if not info.get("dbname"):
         raise ConfigError("TRUSTACKS_DATABASE_URL: the PostgreSQL URL names no database (…/dbname)")
+
+
+def _check_policy_source(values: Mapping[str, Any]) -> None:
+    """Signed bundles need their key; the development escape hatch cannot be mixed with them."""
+    bundle_dir, key = values.get("policy_bundle_dir"), values.get("policy_public_key_file")
+    if bundle_dir is not None and key is None:
+        raise ConfigError("TRUSTACKS_POLICY_BUNDLE_DIR is set: also set TRUSTACKS_POLICY_PUBLIC_KEY_FILE "
+                          "(the public key the bundles are signed for)")
+    if key is not None and bundle_dir is None:
+        raise ConfigError("TRUSTACKS_POLICY_PUBLIC_KEY_FILE is set: also set TRUSTACKS_POLICY_BUNDLE_DIR")
+    if values.get("constitution_pin_file") is not None and bundle_dir is None:
+        raise ConfigError("TRUSTACKS_CONSTITUTION_PIN_FILE is set: also set TRUSTACKS_POLICY_BUNDLE_DIR")
+    if bundle_dir is not None and values.get("policy_unsigned"):
+        raise ConfigError("set either TRUSTACKS_POLICY_BUNDLE_DIR (signed bundles) or TRUSTACKS_POLICY_UNSIGNED "
+                          "(development only), not both")
+    if bundle_dir is not None and bundle_dir.exists() and not bundle_dir.is_dir():
+        raise ConfigError(f"TRUSTACKS_POLICY_BUNDLE_DIR: {bundle_dir} is not a directory")
 
 
 def _parse(kind: str, key: str, raw: Any) -> Any:
@@ -367,6 +396,7 @@ def load_settings(
             "refusing to start without a webhook secret: set TRUSTACKS_GITHUB_WEBHOOK_SECRET (the GitHub "
             "App's webhook secret) and/or TRUSTACKS_GITLAB_WEBHOOK_TOKEN (the GitLab webhook's secret token)"
         )
+    _check_policy_source(values)
     if values.get("backoff_max_seconds", 600.0) < values.get("backoff_base_seconds", 5.0):
         raise ConfigError("TRUSTACKS_BACKOFF_MAX_SECONDS must not be below TRUSTACKS_BACKOFF_BASE_SECONDS")
     if values.get("lease_seconds", 60.0) < 1.0:

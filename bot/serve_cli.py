@@ -158,7 +158,10 @@ def serve_command(host: str | None, port: int | None, config_file: str | None) -
 
     from bot.handlers import build_dispatcher
 
-    dispatcher = build_dispatcher(settings)
+    try:
+        dispatcher = build_dispatcher(settings)
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}\nSee docs/configuration.md.") from None
     checks = getattr(dispatcher, "ready_checks", None)
     try:
         asyncio.run(run_service(settings, dispatcher, ready_checks=checks))

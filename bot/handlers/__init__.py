@@ -96,7 +96,6 @@ def resolve_platform_repo(configured: str, event: Event) -> str:
 def build_dispatcher(settings: Any) -> Dispatcher:
     """The production dispatcher: policy loaded once, one forge client per installation."""
     from bot.handlers.forge_factory import ForgeFactory
-    from bot.policy import PolicyEngine
 
     from pathlib import Path
 
@@ -104,7 +103,9 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     from bot.audit import AuditLog
     from bot.store import open_store
 
-    policy = PolicyEngine.load(packs=tuple(getattr(settings, "packs", ()) or ()))
+    policy, policy_source = _service_policy(settings)
+    logging.getLogger("trustacks.policy").log(
+        logging.WARNING if getattr(settings, "policy_unsigned", False) else logging.INFO, "policy: %s", policy_source)
     factory = ForgeFactory(settings)
     store = open_store(settings.database_url, lease_seconds=settings.lease_seconds,
                        max_attempts=settings.max_attempts)
@@ -128,6 +129,24 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     dispatch.ready_checks = {"policy": lambda: bool(policy.revisions)}  # type: ignore[attr-defined]
     dispatch.aclose = aclose  # type: ignore[attr-defined]
     return dispatch
+
+
+def _service_policy(settings: Any) -> tuple[Any, str]:
+    """Policy only from verified signed bundles (or the explicit development escape hatch)."""
+    from bot.config import ConfigError
+    from bot.policy import PolicyError
+    from bot.policy.trusted import load_service_policy
+
+    try:
+        return load_service_policy(
+            bundle_dir=getattr(settings, "policy_bundle_dir", None),
+            public_key_file=getattr(settings, "policy_public_key_file", None),
+            pin_file=getattr(settings, "constitution_pin_file", None),
+            packs=tuple(getattr(settings, "packs", ()) or ()),
+            unsigned=bool(getattr(settings, "policy_unsigned", False)),
+        )
+    except PolicyError as exc:
+        raise ConfigError(f"policy: {exc}") from None
 
 
 class _LazyKV:

@@ -111,6 +111,42 @@ def bundle_verify(path: Path, pub_path: Path, revision: str | None, as_json: boo
         click.echo(f"verified {path}: revision {vb.revision}, roots {', '.join(vb.roots)}, {len(vb.files)} signed files (kid {vb.key_id})")
 
 
+@bundle_command.command("release")
+@click.option("--rules", "rules_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="Rules directory with constitution/, lib/ and packs/ (default: the rules shipped with TruStacks).")
+@click.option("--revision", required=True, help="Revision of the constitution and pack bundles (X.Y.Z).")
+@click.option("--pack", "packs", multiple=True, help="Pack to release (repeatable; default: every pack in --rules).")
+@click.option("--overlay", "overlay_dir", default=None, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Customer overlay to release; it must pass `trustacks policy lint` first.")
+@click.option("--overlay-revision", default=None, help="Revision of the overlay bundle (default: --revision).")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Private key PEM (ES256); run this where the key lives, never in the bot.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory for the signed bundles (TRUSTACKS_POLICY_BUNDLE_DIR).")
+def bundle_release(rules_dir: Path | None, revision: str, packs: Sequence[str], overlay_dir: Path | None,
+                   overlay_revision: str | None, key_path: Path, out_dir: Path) -> None:
+    """Build and sign the whole bundle set `trustacks serve` loads (constitution, packs, overlay)."""
+    from bot.policy import trusted
+    from bot.policy.engine import default_rules_dir
+
+    try:
+        written = trusted.release_bundles(rules_dir or default_rules_dir(), out_dir,
+                                          private_key_pem=_read(key_path, "private key"), revision=revision,
+                                          packs=packs or None, overlay_dir=overlay_dir, overlay_revision=overlay_revision)
+    except trusted.TrustError as exc:
+        _fail(str(exc))
+        return
+    for name, path in written.items():
+        click.echo(f"signed {path}")
+    stale = sorted(p.name for p in out_dir.glob("*.tar.gz") if p.name not in written)
+    if trusted.OVERLAY_FILE in stale:
+        click.echo(f"warning: {out_dir / trusted.OVERLAY_FILE} was not written by this release and will still be loaded; "
+                   "remove it if the overlay is gone", err=True)
+    if not (out_dir / trusted.PIN_FILE).exists():
+        click.echo(f"next: pin the constitution: trustacks constitution upgrade --to {revision} "
+                   f"--bundle {written[trusted.CONSTITUTION_FILE]} --public-key PUBLIC.pem --pin {out_dir / trusted.PIN_FILE}")
+
+
 # ====================================================================== keys
 
 

@@ -137,8 +137,10 @@ def test_serve_passes_the_image_healthcheck_and_drains_on_sigterm(installed, tmp
     image_env = {k: v for i in final if i.keyword == "ENV" for k, v in i.pairs().items() if k.startswith("TRUSTACKS_")}
     (healthcheck,) = [i.exec_form() for i in final if i.keyword == "HEALTHCHECK"]
     assert healthcheck is not None
+    assert image_env["TRUSTACKS_POLICY_BUNDLE_DIR"] and image_env["TRUSTACKS_POLICY_PUBLIC_KEY_FILE"]
+    policy = _release_policy(installed, tmp_path)
     env = installed.env(**{**image_env, "TRUSTACKS_DATA_DIR": str(tmp_path / "data"), "TRUSTACKS_PORT": "0",
-                           "TRUSTACKS_GITHUB_WEBHOOK_SECRET": "s" * 40})
+                           "TRUSTACKS_GITHUB_WEBHOOK_SECRET": "s" * 40, **policy})
     proc = subprocess.Popen([str(installed.bin / "trustacks"), "serve"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -158,6 +160,38 @@ def test_serve_passes_the_image_healthcheck_and_drains_on_sigterm(installed, tmp
     # and the probe fails once the service is gone: the HEALTHCHECK is not vacuous
     dead = subprocess.run(healthcheck, env={**env, "TRUSTACKS_PORT": str(port)}, capture_output=True, timeout=30)
     assert dead.returncode != 0
+
+
+def _release_policy(installed: Installed, tmp_path: Path) -> dict[str, str]:
+    """The operator's steps with the installed CLI: a key pair, a signed bundle set, the constitution pin."""
+    keys, bundles = tmp_path / "keys", tmp_path / "policy"
+    steps = [
+        ("trustacks", "keys", "generate", "--out-dir", str(keys)),
+        ("trustacks", "bundle", "release", "--revision", "1.0.0", "--pack", "soc2", "--key", str(keys / "trustacks.key"),
+         "--out", str(bundles)),
+        ("trustacks", "constitution", "upgrade", "--to", "1.0.0", "--bundle", str(bundles / "constitution.tar.gz"),
+         "--public-key", str(keys / "trustacks.pub"), "--pin", str(bundles / "constitution.pin.json")),
+    ]
+    for argv in steps:
+        done = installed.run(*argv)
+        assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout}{done.stderr}"
+    return {"TRUSTACKS_POLICY_BUNDLE_DIR": str(bundles), "TRUSTACKS_POLICY_PUBLIC_KEY_FILE": str(keys / "trustacks.pub"),
+            "TRUSTACKS_POLICY_PACKS": "soc2"}
+
+
+def test_serve_refuses_a_tampered_bundle_before_listening(installed, tmp_path):
+    """A pack bundle re-signed with another key: the service exits with the refusal, no port opened."""
+    policy = _release_policy(installed, tmp_path)
+    other = installed.run("trustacks", "keys", "generate", "--out-dir", str(tmp_path / "other"))
+    assert other.returncode == 0, other.stderr
+    resign = installed.run("trustacks", "bundle", "sign", str(Path(policy["TRUSTACKS_POLICY_BUNDLE_DIR"]) / "packs-soc2.tar.gz"),
+                           "--key", str(tmp_path / "other" / "trustacks.key"))
+    assert resign.returncode == 0, resign.stderr
+    done = installed.run("trustacks", "serve", timeout=60, TRUSTACKS_DATA_DIR=str(tmp_path / "data"),
+                         TRUSTACKS_PORT="0", TRUSTACKS_GITHUB_WEBHOOK_SECRET="s" * 40, **policy)
+    assert done.returncode == 1
+    assert "packs-soc2.tar.gz: refused" in done.stderr and "does not verify" in done.stderr
+    assert "listening" not in done.stderr
 
 
 def _wait_listening(proc: subprocess.Popen[str], timeout: float = 30.0) -> int:
