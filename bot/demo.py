@@ -13,11 +13,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.forges.local import LocalForge, LocalForgeAdmin
 from bot.tree import DirTree
+
+if TYPE_CHECKING:
+    from bot.policy.trusted import TrustedPolicy
 
 HUMAN = "demo-admin"
 REVIEWER = "demo-reviewer"
@@ -106,13 +110,26 @@ class Printer:
                 click.echo(f"      | {line}")
 
 
+def _trusted_policy(policy_dir: Path) -> "TrustedPolicy":
+    """The operator's release (a fresh demo key), the pin, then the runtime's verified load."""
+    from bot.policy import keys
+    from bot.policy.bundle import ConstitutionPin, sha256_file
+    from bot.policy.engine import default_rules_dir
+    from bot.policy.trusted import CONSTITUTION_FILE, PIN_FILE, load_trusted_policy, release_bundles
+
+    private_pem, public_pem = keys.generate_keypair()  # held in memory only; a demo key signs demo bundles
+    bundle_dir = policy_dir / "bundles"
+    release_bundles(default_rules_dir(), bundle_dir, private_key_pem=private_pem, revision=POLICY_REVISION, packs=PACKS)
+    pin = ConstitutionPin(revision=POLICY_REVISION, bundle_sha256=sha256_file(bundle_dir / CONSTITUTION_FILE),
+                          key_fingerprint=keys.fingerprint(public_pem))
+    (bundle_dir / PIN_FILE).write_text(pin.dumps(), encoding="utf-8")
+    (policy_dir / "trustacks.pub").write_bytes(public_pem)
+    return load_trusted_policy(bundle_dir, public_key_pem=public_pem, pin=pin, packs=PACKS)
+
+
 async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: bool = False) -> int:
     from bot import pipeline
     from bot.audit import AuditLog
-    from bot.policy import PolicyEngine
-    from bot.policy.bundle import build_verified_rules
-    from bot.policy.engine import default_rules_dir
-
     out = Printer(quiet=quiet)
     forge_dir = workdir / "forge"
     forge = LocalForge(forge_dir)
@@ -128,13 +145,14 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         out.info(f"  {app_repo}: {len(await forge.list_files(app_repo))} files from {app_dir}")
         out.info(f"  {PLATFORM}: empty platform repo")
 
-        out.step("Building, signing and verifying the policy bundles (constitution, SOC 2 pack)")
-        signed = build_verified_rules(default_rules_dir(), workdir=workdir / "policy", revision=POLICY_REVISION,
-                                      packs=PACKS)
-        for layer, bundle in sorted(signed.bundles.items()):
+        out.step("Releasing, pinning and verifying the policy bundles (constitution, SOC 2 pack)")
+        trusted = _trusted_policy(workdir / "policy")
+        for layer, bundle in sorted(trusted.bundles.items()):
             out.info(f"  {layer}: revision {bundle.revision}, {len(bundle.files)} files, signature verified "
                      f"(key {bundle.key_id})")
-        policy = PolicyEngine.load(rules_dir=signed.rules_dir, packs=PACKS)
+        out.info(f"  constitution pinned at {POLICY_REVISION}; key sha256:{trusted.key_fingerprint[:16]}…, "
+                 "the same check `trustacks serve` runs")
+        policy = trusted.engine
         audit = AuditLog(workdir / "audit.db")
         flow = pipeline.Flow(forge=forge, policy=policy, platform_repo=PLATFORM, audit=audit)
 
