@@ -27,6 +27,19 @@ def demo_run(tmp_path_factory):
     forge.close()
 
 
+def test_demo_policy_came_from_pinned_signed_bundles(demo_run):
+    """The demo's bundles verify on their own with the runtime's loader (the check `trustacks serve` runs)."""
+    from bot.policy.trusted import PIN_FILE, load_trusted_policy, read_pin
+
+    code, forge = demo_run
+    policy_dir = forge.data_dir.parent / "policy"
+    bundles = policy_dir / "bundles"
+    trusted = load_trusted_policy(bundles, public_key_pem=(policy_dir / "trustacks.pub").read_bytes(),
+                                  pin=read_pin(bundles / PIN_FILE), packs=("soc2",), isolate=False)
+    assert trusted.revisions == {"constitution": "1.0.0", "packs/soc2": "1.0.0"}
+    assert not list(policy_dir.rglob("*.key"))  # the demo's private key never touches the disk
+
+
 def test_demo_opens_profile_and_generation_prs(demo_run):
     code, forge = demo_run
     assert code == 0
