@@ -12,7 +12,15 @@ reactions, permissions, protected branches), and records every write as (method,
         assert gh.writes == []
 
 App authentication: `key = gh.register_app(app_id)` returns a PEM private key; the fake verifies the
-RS256 JWT on POST /app/installations/{id}/access_tokens and issues one-hour tokens (fake clock).
+RS256 JWT on POST /app/installations/{id}/access_tokens and issues one-hour tokens (fake clock), granting
+`gh.installation_permissions[id]` (DEFAULT_PERMISSIONS unless a test narrows them).
+
+Branch protection, as GitHub keeps it: `protected=[...]` are classic branch protection rules (names or
+patterns, matched like GitHub: File.fnmatch with FNM_PATHNAME, so they cover branches that do not
+exist yet), served by GraphQL `repository { branchProtectionRules }` (POST /graphql; the query's
+shape and variables are checked, and an installation without "administration" gets GitHub's
+FORBIDDEN error); `gh.add_ruleset(...)` adds a repository or organisation ruleset, served by
+GET /repos/{owner}/{repo}/rules/branches/{branch}. Both are enforced on ref updates and deletions.
 Failures: `gh.fail(429, times=2, headers={"retry-after": "3"})`, or the helpers `rate_limit_primary`,
 `rate_limit_secondary` and `server_error`.
 """
@@ -24,6 +32,7 @@ import datetime as dt
 import fnmatch
 import hashlib
 import itertools
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -39,6 +48,43 @@ BOT_LOGIN = "trustacks[bot]"
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 MODES = {"100644", "100755", "040000", "160000", "120000"}
 R = r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+#: what an installation token may do unless a test says otherwise (app.yml's permissions)
+DEFAULT_PERMISSIONS = {"administration": "read", "contents": "write", "pull_requests": "write", "checks": "write",
+                       "issues": "write", "metadata": "read", "workflows": "write"}
+#: rule types a ruleset may hold (https://docs.github.com/rest/repos/rules), the ones tests use
+RULE_TYPES = {"creation", "update", "deletion", "required_linear_history", "required_signatures", "pull_request",
+              "required_status_checks", "non_fast_forward", "commit_message_pattern", "branch_name_pattern"}
+#: the one GraphQL query the fake answers, whitespace-normalised (the bot's classic-rules query)
+_GRAPHQL_CLASSIC = re.compile(
+    r"^query\s*\(\s*\$owner\s*:\s*String!\s*,\s*\$name\s*:\s*String!\s*,\s*\$cursor\s*:\s*String\s*\)\s*\{\s*"
+    r"repository\s*\(\s*owner\s*:\s*\$owner\s*,\s*name\s*:\s*\$name\s*\)\s*\{\s*"
+    r"branchProtectionRules\s*\(\s*first\s*:\s*(?P<first>\d+)\s*,\s*after\s*:\s*\$cursor\s*\)\s*\{\s*"
+    r"nodes\s*\{\s*pattern\s*\}\s*pageInfo\s*\{\s*hasNextPage\s+endCursor\s*\}\s*\}\s*\}\s*\}$"
+)
+
+
+def _segments_match(pattern: list[str], name: list[str]) -> bool:
+    """Ruby's File.fnmatch with FNM_PATHNAME, one `/` segment at a time: a `**` segment followed by more
+    segments spans zero or more whole segments; every other segment is fnmatch within the segment."""
+    if not pattern:
+        return not name
+    if pattern[0] == "**" and len(pattern) > 1:
+        return any(_segments_match(pattern[1:], name[i:]) for i in range(len(name) + 1))
+    if not name:
+        return False
+    return fnmatch.fnmatchcase(name[0], pattern[0]) and _segments_match(pattern[1:], name[1:])
+
+
+def classic_rule_matches(pattern: str, branch: str) -> bool:
+    """Whether a classic branch protection rule covers `branch` (GitHub: File.fnmatch, FNM_PATHNAME)."""
+    return branch == pattern or _segments_match(pattern.split("/"), branch.split("/"))
+
+
+def ruleset_ref_matches(pattern: str, ref: str) -> bool:
+    """A ruleset `ref_name` pattern against a full ref: `*` stays within a segment, `**` crosses `/`."""
+    regex = "".join(".*" if part == "**" else "[^/]*" if part == "*" else "[^/]" if part == "?" else re.escape(part)
+                    for part in re.split(r"(\*\*|\*|\?)", pattern) if part)
+    return re.fullmatch(regex, ref) is not None
 
 
 def git_hash(kind: str, data: bytes) -> str:
@@ -97,7 +143,8 @@ class FakeRepo:
     blobs: dict[str, bytes] = field(default_factory=dict)
     trees: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)  # sha -> (mode, name, type, sha)
     commits: dict[str, dict[str, Any]] = field(default_factory=dict)
-    protected: set[str] = field(default_factory=set)  # names or fnmatch patterns
+    protected: set[str] = field(default_factory=set)  # classic branch protection rules: names or patterns
+    rulesets: list[dict[str, Any]] = field(default_factory=list)  # rulesets as GitHub shows them
     collaborators: dict[str, str] = field(default_factory=dict)  # login -> role name
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -194,19 +241,45 @@ class FakeRepo:
         return seen
 
     def is_protected(self, branch: str) -> bool:
-        return any(branch == p or fnmatch.fnmatchcase(branch, p) for p in self.protected)
+        """Covered by a classic branch protection rule or by an active ruleset (existing or not)."""
+        return any(classic_rule_matches(p, branch) for p in self.protected) or bool(self.rules_for(branch))
+
+    def rules_for(self, branch: str) -> list[dict[str, Any]]:
+        """The active ruleset rules on `branch`, shaped like GET /repos/{owner}/{repo}/rules/branches/{branch}."""
+        ref = "refs/heads/" + branch
+        out = []
+        for rs in self.rulesets:
+            if rs["enforcement"] != "active" or rs["target"] != "branch":
+                continue  # "evaluate" and "disabled" rulesets are not returned
+
+            def hit(patterns: list[str]) -> bool:
+                return any(p == "~ALL" or (p == "~DEFAULT_BRANCH" and branch == self.default_branch)
+                           or ruleset_ref_matches(p, ref) for p in patterns)
+
+            cond = rs["conditions"]["ref_name"]
+            if not hit(cond["include"]) or hit(cond["exclude"]):
+                continue
+            for rule in rs["rules"]:
+                item = {"type": rule["type"], "ruleset_source_type": rs["source_type"],
+                        "ruleset_source": rs["source"], "ruleset_id": rs["id"]}
+                if "parameters" in rule:
+                    item["parameters"] = rule["parameters"]
+                out.append(item)
+        return out
 
 
 class FakeGitHub(FakeServer):
     """The fake GitHub API server. Use as `async with FakeGitHub() as gh: ...`."""
 
-    unrecorded = (r"^/app/installations/\d+/access_tokens$",)
+    unrecorded = (r"^/app/installations/\d+/access_tokens$", r"^/graphql$")
 
     def __init__(self, *, clock: Callable[[], float] = time.time, max_per_page: int = 100) -> None:
         self.clock = clock
         self.max_per_page = max_per_page
         self.repos: dict[str, FakeRepo] = {}
         self.installations: dict[int, list[str]] = {}
+        #: installation id -> permissions its tokens carry (DEFAULT_PERMISSIONS when absent)
+        self.installation_permissions: dict[int, dict[str, str]] = {}
         self.app_id: int | None = None
         self._public_key: Any = None
         self._tokens: dict[str, tuple[Identity, float]] = {}
@@ -276,8 +349,37 @@ class FakeGitHub(FakeServer):
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode("ascii")
 
-    def add_installation(self, installation_id: int, repos: list[str]) -> None:
+    def add_installation(self, installation_id: int, repos: list[str], *,
+                         permissions: dict[str, str] | None = None) -> None:
         self.installations[installation_id] = list(repos)
+        if permissions is not None:
+            self.installation_permissions[installation_id] = dict(permissions)
+
+    def add_ruleset(self, repo_name: str, *, include: list[str], exclude: list[str] | tuple[str, ...] = (),
+                    rules: list[str | dict[str, Any]] | tuple[str | dict[str, Any], ...] = ("creation", "update",
+                                                                                             "deletion"),
+                    enforcement: str = "active", name: str = "protect", organization: bool = False) -> int:
+        """A branch ruleset on `repo_name` (or, `organization=True`, one from its owner's org targeting it).
+
+        `include`/`exclude` are ref_name conditions as GitHub stores them: `refs/heads/<fnmatch>`,
+        `~DEFAULT_BRANCH` or `~ALL`. `rules` are rule types or {"type", "parameters"} dicts."""
+        repo = self.repo(repo_name)
+        if enforcement not in ("active", "evaluate", "disabled"):
+            raise ValueError(enforcement)
+        for p in (*include, *exclude):
+            if not (p in ("~ALL", "~DEFAULT_BRANCH") or p.startswith("refs/heads/")):
+                raise ValueError(f"a branch ruleset condition is refs/heads/..., ~ALL or ~DEFAULT_BRANCH: {p!r}")
+        shaped = [r if isinstance(r, dict) else {"type": r} for r in rules]
+        if any(r["type"] not in RULE_TYPES for r in shaped):
+            raise ValueError(f"unknown rule type in {rules!r}")
+        rid = next(self._ids)
+        repo.rulesets.append({
+            "id": rid, "name": name, "target": "branch", "enforcement": enforcement,
+            "source_type": "Organization" if organization else "Repository",
+            "source": repo.owner if organization else repo.full_name,
+            "conditions": {"ref_name": {"include": list(include), "exclude": list(exclude)}}, "rules": shaped,
+        })
+        return rid
 
     def rate_limit_primary(self, *, times: int = 1, reset_at: float, status: int = 403, path: str | None = None) -> None:
         """Primary limit exhausted: 403 with x-ratelimit-remaining 0 and the reset epoch."""
@@ -414,6 +516,8 @@ class FakeGitHub(FakeServer):
             ("GET", r"^/installation/repositories$", self.h_installation_repos),
             ("GET", R + r"$", self.h_repo),
             ("GET", R + r"/branches$", self.h_branches),
+            ("GET", R + r"/rules/branches/(?P<branch>.+)$", self.h_branch_rules),
+            ("POST", r"^/graphql$", self.h_graphql),
             ("GET", R + r"/git/ref/heads/(?P<branch>.+)$", self.h_get_ref),
             ("POST", R + r"/git/refs$", self.h_create_ref),
             ("PATCH", R + r"/git/refs/heads/(?P<branch>.+)$", self.h_update_ref),
@@ -562,9 +666,8 @@ class FakeGitHub(FakeServer):
         expires = self.clock() + 3600
         token = self.add_token(installation_id=installation_id, expires_in=3600)
         self.issued.append(token)
-        return Reply(201, {"token": token, "expires_at": _iso(expires),
-                           "permissions": {"contents": "write", "pull_requests": "write", "checks": "write",
-                                           "issues": "write", "metadata": "read"},
+        permissions = self.installation_permissions.get(installation_id, DEFAULT_PERMISSIONS)
+        return Reply(201, {"token": token, "expires_at": _iso(expires), "permissions": dict(permissions),
                            "repository_selection": "selected"})
 
     async def h_installation_repos(self, ctx: Ctx) -> Reply:
@@ -592,6 +695,67 @@ class FakeGitHub(FakeServer):
                                      "url": f"https://api.github.com/repos/{repo.full_name}/commits/{repo.refs[name]}"}})
         return self._paged(ctx, items)
 
+    async def h_branch_rules(self, ctx: Ctx) -> Reply:
+        """GET /repos/{owner}/{repo}/rules/branches/{branch}: active rules for a branch, existing or not
+        (200 with [] when none apply). Metadata read is enough, so every installation may ask."""
+        repo = self._find(ctx)
+        branch = ctx.params["branch"]
+        if any(c in branch for c in "*?[") or branch.startswith("refs/"):
+            # GitHub: "Cannot contain wildcard characters"; a full ref here is a client bug the fake reports
+            raise _unprocessable(f"Invalid branch name {branch!r} for the rules endpoint.")
+        return self._paged(ctx, repo.rules_for(branch))
+
+    async def h_graphql(self, ctx: Ctx) -> Reply:
+        """POST /graphql, answering only the classic branch protection rules query (anything else is a
+        fake bug report). Errors come back as GitHub sends them: HTTP 200 with an `errors` list."""
+        body = ctx.json
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            raise ApiError(400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
+        variables = body.get("variables") or {}
+        query = " ".join(body["query"].split())
+        match = _GRAPHQL_CLASSIC.match(query)
+        if match is None or not isinstance(variables, dict):
+            raise AssertionError(f"fake GitHub GraphQL: unsupported query or variables: {body!r}")
+        first = int(match["first"])
+        if first > 100:
+            return Reply(200, {"errors": [{"message": f"Requesting {first} records on the `branchProtectionRules` "
+                                                      "connection exceeds the `first` limit of 100 records."}]})
+        for var in ("owner", "name"):
+            if not isinstance(variables.get(var), str):
+                return Reply(200, {"errors": [{"extensions": {"value": variables.get(var), "problems": [
+                    {"path": [], "explanation": "Expected value to not be null"}]},
+                    "locations": [{"line": 1, "column": 7}],
+                    "message": f"Variable ${var} of type String! was provided invalid value"}]})
+        full = f"{variables['owner']}/{variables['name']}"
+        repo = self.repos.get(full.lower())
+        inst = ctx.identity.installation_id
+        if repo is None or (inst is not None and repo.full_name not in self.installations.get(inst, [repo.full_name])):
+            return Reply(200, {"data": {"repository": None}, "errors": [{
+                "type": "NOT_FOUND", "path": ["repository"], "locations": [{"line": 2, "column": 3}],
+                "message": f"Could not resolve to a Repository with the name '{full}'."}]})
+        if inst is not None and self.installation_permissions.get(inst, DEFAULT_PERMISSIONS).get(
+                "administration") not in ("read", "write"):
+            return Reply(200, {"data": {"repository": {"branchProtectionRules": None}}, "errors": [{
+                "type": "FORBIDDEN", "path": ["repository", "branchProtectionRules"],
+                "extensions": {"saml_failure": False}, "locations": [{"line": 3, "column": 5}],
+                "message": "Resource not accessible by integration"}]})
+        cursor = variables.get("cursor")
+        start = 0
+        if cursor is not None:
+            try:
+                start = int(base64.b64decode(cursor).decode().removeprefix("cursor:v2:")) + 1
+            except (ValueError, UnicodeDecodeError):
+                return Reply(200, {"errors": [{"message": f"`{cursor}` does not appear to be a valid cursor.",
+                                               "locations": [{"line": 3, "column": 5}]}]})
+        patterns = sorted(repo.protected)
+        chunk = patterns[start:start + min(first, self.max_per_page)]
+        end = start + len(chunk) - 1
+        return Reply(200, {"data": {"repository": {"branchProtectionRules": {
+            "nodes": [{"pattern": p} for p in chunk],
+            "pageInfo": {"hasNextPage": end + 1 < len(patterns),
+                         "endCursor": base64.b64encode(f"cursor:v2:{end}".encode()).decode() if chunk else None},
+        }}}})
+
     async def h_get_ref(self, ctx: Ctx) -> Reply:
         repo = self._find(ctx)
         if ctx.params["branch"] not in repo.refs:
@@ -611,6 +775,9 @@ class FakeGitHub(FakeServer):
         branch = ref[len("refs/heads/"):]
         if branch in repo.refs:
             raise _unprocessable("Reference already exists")
+        if any(r["type"] == "creation" for r in repo.rules_for(branch)):
+            raise _unprocessable("Repository rule violations found\n\nCannot create ref due to creations being "
+                                 "restricted.\n\n")
         repo.refs[branch] = sha
         return Reply(201, self._ref_json(repo, branch))
 
