@@ -12,6 +12,7 @@ local forge (git + SQLite) share one shape.
 from __future__ import annotations
 
 import abc
+import fnmatch
 import re
 from typing import Sequence
 
@@ -45,6 +46,10 @@ class NotFoundError(ForgeError):
 
 class WriteRefused(ForgeError):
     """The write guard refused a write (wrong prefix, default or protected branch)."""
+
+
+class ProtectionUnknown(WriteRefused):
+    """The guard could not read a branch's protection, so it refused the write (it never assumes "unprotected")."""
 
 
 def check_ref_name(ref: str) -> str:
@@ -91,9 +96,9 @@ class Forge(abc.ABC):
         default = await self.default_branch(repo)
         if name == default:
             raise WriteRefused(f"refused to write to {repo}@{name}: it is the default branch")
-        protected = await self.protected_branches(repo)
-        if _matches_any(name, protected):
-            raise WriteRefused(f"refused to write to {repo}@{name}: the branch is protected")
+        reason = await self.protection(repo, name)
+        if reason:
+            raise WriteRefused(f"refused to write to {repo}@{name}: the branch is protected ({reason})")
         return name
 
     def _suppress(self, verb: str, repo: str, target: str) -> bool:
@@ -110,6 +115,17 @@ class Forge(abc.ABC):
     @abc.abstractmethod
     async def protected_branches(self, repo: str) -> set[str]:
         """Names or fnmatch patterns of protected branches."""
+
+    async def protection(self, repo: str, branch: str) -> str | None:
+        """Why `branch` is protected (it need not exist yet), or None when nothing protects it.
+
+        The default matches `protected_branches` as fnmatch patterns. A forge whose protection cannot
+        be listed as patterns overrides this, and raises `ProtectionUnknown` when it cannot tell.
+        """
+        for pattern in sorted(await self.protected_branches(repo)):
+            if branch == pattern or fnmatch.fnmatchcase(branch, pattern):
+                return f"protected by {pattern!r}" if pattern != branch else "a protected branch"
+        return None
 
     @abc.abstractmethod
     async def branch_sha(self, repo: str, branch: str) -> str | None:
@@ -313,9 +329,3 @@ class Forge(abc.ABC):
 
     @abc.abstractmethod
     async def _set_check(self, check: CheckRun) -> CheckRun: ...
-
-
-def _matches_any(name: str, patterns: set[str]) -> bool:
-    import fnmatch
-
-    return any(name == p or fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -1,16 +1,26 @@
 """The GitHub forge: the Forge interface over the GitHub REST API, on gidgethub's aiohttp transport.
 
-Owns: reads (default/protected branches, refs, files, trees, compare, PRs, comments, permissions),
+Owns: reads (default branch, branch protection, refs, files, trees, compare, PRs, comments, permissions),
 the write primitives behind base.py's guard (one commit for many files through the git data API,
 PRs found by head and updated instead of duplicated, comments, labels, check runs with annotations
 in batches of 50), reactions, and turning GitHub errors into ForgeError/NotFoundError messages that
 say how to retry and never carry a token. Rate limits and 5xx are retried by `RetryingGitHubAPI`
 through `bot.forges.ratelimit`, sleeping with an injectable coroutine.
 
+Branch protection, for the write guard (a branch the bot is about to create counts too): the rulesets
+active on that branch (REST "Get rules for a branch", which answers for branches that do not exist
+yet, repository and organisation rulesets alike) and the classic branch protection rules' patterns
+(GraphQL `branchProtectionRules`, matched the way GitHub matches them: `File.fnmatch` with
+`FNM_PATHNAME`). Both are cached per forge client (one installation) for `protection_ttl` seconds;
+anything that keeps them from being read refuses the write (`ProtectionUnknown`), never allows it.
+
 Docs: https://docs.github.com/en/rest/git (blobs, trees, commits, refs), .../rest/pulls/pulls,
 .../rest/issues/comments, .../rest/issues/labels, .../rest/checks/runs,
 .../rest/collaborators/collaborators#get-repository-permissions-for-a-user,
-.../rest/commits/commits#compare-two-commits, .../rest/reactions/reactions.
+.../rest/commits/commits#compare-two-commits, .../rest/reactions/reactions,
+.../rest/repos/rules#get-rules-for-a-branch, .../graphql/reference/objects#branchprotectionrule,
+.../repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/managing-a-branch-protection-rule
+(pattern syntax).
 """
 
 from __future__ import annotations
@@ -21,13 +31,13 @@ import logging
 import re
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 
-from bot.forges.base import Forge, ForgeError, NotFoundError
+from bot.forges.base import Forge, ForgeError, NotFoundError, ProtectionUnknown
 from bot.forges.ratelimit import Limit, RateLimitedError, RetryPolicy, decide
 from bot.models import (
     Annotation,
@@ -54,6 +64,22 @@ API_VERSION = "2022-11-28"
 ANNOTATIONS_PER_REQUEST = 50
 #: reaction contents GitHub accepts
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+
+#: seconds a branch's protection, once read, is trusted by the write guard (errors are never cached)
+PROTECTION_TTL = 60.0
+#: classic branch protection rules read per repository at most (pages of 100); more refuses the write
+MAX_PROTECTION_RULE_PAGES = 10
+#: the classic branch protection rules of one repository, a page at a time
+CLASSIC_RULES_QUERY = """
+query($owner: String!, $name: String!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    branchProtectionRules(first: 100, after: $cursor) {
+      nodes { pattern }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+""".strip()
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -153,6 +179,73 @@ def _q(value: str) -> str:
     return urllib.parse.quote(value, safe="/")
 
 
+def graphql_url(base_url: str) -> str:
+    """GitHub's GraphQL endpoint for a REST base URL (GitHub Enterprise Server: /api/v3 -> /api/graphql)."""
+    base = base_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for one classic branch protection pattern: Ruby's File.fnmatch with FNM_PATHNAME.
+
+    `*` is any run within one `/`-separated segment, `?` one character but `/`, `[...]` a class
+    (`[!...]`/`[^...]` negated) that never matches `/`, `\\x` a literal x, `**/` at the start of a segment
+    zero or more whole segments (elsewhere `**` is `*`), and anything else itself (no braces: GitHub
+    does not enable FNM_EXTGLOB).
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            at_segment_start = i == 0 or pattern[i - 1] == "/"
+            if at_segment_start and pattern.startswith("**/", i):
+                while pattern.startswith("**/", i):
+                    i += 3
+                out.append("(?:[^/]*/)*")
+                continue
+            while i < n and pattern[i] == "*":
+                i += 1
+            out.append("[^/]*")
+            continue
+        if c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i + 1
+            negate = j < n and pattern[j] in "!^"
+            if negate:
+                j += 1
+            k = j + 1 if j < n and pattern[j] == "]" else j  # a leading ] is a member
+            while k < n and pattern[k] != "]":
+                k += 1
+            if k >= n:  # no closing bracket: a literal [
+                out.append(re.escape(c))
+            else:
+                members = pattern[j:k].replace("\\", "\\\\").replace("^", "\\^").replace("[", "\\[").replace("]", "\\]")
+                out.append(f"[^/{members}]" if negate else f"(?!/)[{members}]")
+                i = k + 1
+                continue
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def branch_pattern_matches(pattern: str, branch: str) -> bool:
+    """Whether a classic branch protection rule's `pattern` covers `branch` (exact names included)."""
+    if pattern == branch:
+        return True
+    try:
+        return _pattern_regex(pattern).match(branch) is not None
+    except re.error:
+        return True  # a pattern we cannot read protects whatever it might cover: refuse rather than guess
+
+
 def _split(repo: str) -> tuple[str, str]:
     if not isinstance(repo, str) or not _REPO_RE.match(repo) or ".." in repo:
         raise ForgeError(f"not a GitHub repository name: {repo!r} (expected 'owner/name')")
@@ -179,6 +272,7 @@ class GitHubForge(Forge):
         bot_login: str = "trustacks[bot]",
         bot_email: str | None = None,
         concurrency: int = 4,
+        protection_ttl: float = PROTECTION_TTL,
     ) -> None:
         super().__init__(dry_run=dry_run)
         self.bot_login = bot_login
@@ -187,6 +281,11 @@ class GitHubForge(Forge):
         self.api = RetryingGitHubAPI(session, requester, base_url=base_url, sleep=sleep, clock=clock, policy=retry)
         self._tokens = tokens
         self._concurrency = max(1, concurrency)
+        self._clock = clock
+        self._graphql_url = graphql_url(base_url)
+        self._protection_ttl = max(0.0, protection_ttl)
+        #: (kind, repo[, branch]) -> (read at, value): what the write guard read about protection
+        self._protection_cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 
     def __repr__(self) -> str:
         return f"GitHubForge(base_url={self.api.base_url!r})"
@@ -260,9 +359,103 @@ class GitHubForge(Forge):
         return str(data["default_branch"])
 
     async def protected_branches(self, repo: str) -> set[str]:
-        """Branches GitHub reports as protected (classic branch protection)."""
-        items = await self._list(self._repo_path(repo) + "/branches", params={"protected": "true"})
-        return {str(b["name"]) for b in items if b.get("protected", True)}
+        """The patterns of the repository's classic branch protection rules (GraphQL), existing branches or not.
+
+        Reading them takes the App's "Administration: read" permission: without it GitHub hides the
+        rules, so an installation token without that permission raises instead of answering "none".
+        """
+        return set(await self._cached(("classic", repo.lower()), lambda: self._classic_patterns(repo)))
+
+    async def branch_rules(self, repo: str, branch: str) -> list[dict[str, Any]]:
+        """The active ruleset rules that apply to `branch` (which need not exist): [] when none do."""
+        name = branch.removeprefix("refs/heads/")
+        return list(await self._cached(("rules", repo.lower(), name), lambda: self._branch_rules(repo, name)))
+
+    async def protection(self, repo: str, branch: str) -> str | None:
+        """Why `branch` is protected on GitHub (rulesets, then classic rules), or None.
+
+        Any active ruleset rule on the branch counts, whatever its type: GitHub itself lists such a
+        branch as protected. Raises `ProtectionUnknown` when either source cannot be read.
+        """
+        name = branch.removeprefix("refs/heads/")
+        try:
+            rules = await self.branch_rules(repo, name)
+            if rules:
+                first = rules[0]
+                kinds = sorted({str(r.get("type") or "?") for r in rules})
+                return (f"ruleset {first.get('ruleset_id', '?')} from {first.get('ruleset_source_type', '?')} "
+                        f"{first.get('ruleset_source', '?')}: {', '.join(kinds)}")
+            for pattern in sorted(await self.protected_branches(repo)):
+                if branch_pattern_matches(pattern, name):
+                    return f"branch protection rule {pattern!r}"
+        except RateLimitedError:
+            raise  # says when to retry; the write has not happened
+        except ForgeError as exc:
+            raise ProtectionUnknown(
+                f"refused to write to {repo}@{name}: the branch protection on GitHub could not be read, and the "
+                f"bot never assumes a branch is unprotected. {exc}"
+            ) from None
+        return None
+
+    async def _cached(self, key: tuple[str, ...], read: Callable[[], Awaitable[Any]]) -> Any:
+        hit = self._protection_cache.get(key)
+        now = self._clock()
+        if hit is not None and now - hit[0] < self._protection_ttl:
+            return hit[1]
+        value = await read()  # an error propagates and is not cached
+        self._protection_cache[key] = (now, value)
+        return value
+
+    async def _branch_rules(self, repo: str, name: str) -> list[dict[str, Any]]:
+        items = await self._list(f"{self._repo_path(repo)}/rules/branches/{_q(name)}")
+        if not all(isinstance(i, dict) for i in items):
+            raise ForgeError(f"GitHub: unexpected answer listing the rules of {repo}@{name}; retry the job")
+        return items
+
+    async def _classic_patterns(self, repo: str) -> tuple[str, ...]:
+        owner, name = _split(repo)
+        await self._tokens.token()  # an App installation's permissions are known once its token is
+        permissions = getattr(self._tokens, "permissions", None)
+        if isinstance(permissions, Mapping) and permissions.get("administration") not in ("read", "write"):
+            raise ForgeError(
+                "the App's installation lacks the 'Administration: read' permission, without which GitHub hides "
+                "classic branch protection rules. Grant it on the App's settings page (app.yml asks for it), have "
+                "the installation accept it, then retry."
+            )
+        patterns: list[str] = []
+        cursor: str | None = None
+        for _ in range(MAX_PROTECTION_RULE_PAGES):
+            data = await self._graphql(CLASSIC_RULES_QUERY, {"owner": owner, "name": name, "cursor": cursor},
+                                       what=f"branch protection rules of {repo}")
+            connection = (data.get("repository") or {}).get("branchProtectionRules")
+            if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
+                raise ForgeError(f"GitHub GraphQL: no branch protection rules answered for {repo}; retry the job")
+            patterns += [str(n["pattern"]) for n in connection["nodes"] if isinstance(n, dict) and n.get("pattern")]
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return tuple(patterns)
+            cursor = str(page.get("endCursor") or "")
+            if not cursor:
+                break
+        raise ForgeError(f"GitHub GraphQL: could not read every branch protection rule of {repo}; retry the job")
+
+    async def _graphql(self, query: str, variables: dict[str, Any], *, what: str) -> dict[str, Any]:
+        """`data` of one GraphQL query; any `errors` entry (FORBIDDEN, NOT_FOUND...) raises ForgeError."""
+        answer = await self._request("POST", self._graphql_url, data={"query": query, "variables": variables})
+        if not isinstance(answer, dict):
+            raise ForgeError(f"GitHub GraphQL: unexpected answer reading the {what}; retry the job")
+        errors = answer.get("errors")
+        if errors:
+            shown = "; ".join(
+                f"{e.get('type') or 'ERROR'}: {e.get('message') or '?'}" if isinstance(e, dict) else str(e)
+                for e in (errors if isinstance(errors, list) else [errors])
+            )
+            raise ForgeError(f"GitHub GraphQL refused to read the {what} ({shown[:500]}). Check the App's "
+                             "permissions on this repository, then retry.")
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise ForgeError(f"GitHub GraphQL: no data reading the {what}; retry the job")
+        return data
 
     async def branch_sha(self, repo: str, branch: str) -> str | None:
         name = branch.removeprefix("refs/heads/")

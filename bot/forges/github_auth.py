@@ -104,8 +104,8 @@ class GitHubApp:
             self._installations[key] = InstallationTokens(self, key)
         return self._installations[key]
 
-    async def _exchange(self, installation_id: int) -> tuple[str, float]:
-        """POST /app/installations/{id}/access_tokens; returns (token, expires_at epoch)."""
+    async def _exchange(self, installation_id: int) -> tuple[str, float, dict[str, str] | None]:
+        """POST /app/installations/{id}/access_tokens; returns (token, expires_at epoch, permissions granted)."""
         path = f"/app/installations/{int(installation_id)}/access_tokens"
         try:
             data = await self._api.post(path, data=b"", jwt=self.jwt())
@@ -117,7 +117,9 @@ class GitHubApp:
         expires_at = _parse_time(data.get("expires_at")) or (self._clock() + 3600.0)
         log.info("github: installation %s token issued, expires at %s", installation_id,
                  dt.datetime.fromtimestamp(expires_at, dt.timezone.utc).isoformat())
-        return token, expires_at
+        granted = data.get("permissions")
+        permissions = {str(k): str(v) for k, v in granted.items()} if isinstance(granted, dict) else None
+        return token, expires_at, permissions
 
 
 class InstallationTokens:
@@ -129,6 +131,8 @@ class InstallationTokens:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
+        #: what the installation granted, as the last token exchange reported it (None until then)
+        self.permissions: dict[str, str] | None = None
 
     def __repr__(self) -> str:
         return f"InstallationTokens(installation_id={self.installation_id}, token=***)"
@@ -145,7 +149,7 @@ class InstallationTokens:
             return self._token  # type: ignore[return-value]
         async with self._lock:  # one exchange even when many calls find the cache stale at once
             if not self._fresh():
-                self._token, self._expires_at = await self.app._exchange(self.installation_id)
+                self._token, self._expires_at, self.permissions = await self.app._exchange(self.installation_id)
             return self._token  # type: ignore[return-value]
 
     def invalidate(self) -> None:

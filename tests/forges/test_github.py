@@ -80,8 +80,8 @@ async def test_reads(forge: GitHubForge, gh: FakeGitHub) -> None:
     gh.push(REPO, "release/1.0", {"x": "1"})
     gh.push(REPO, "feature/y", {"y": "1"})
     assert await forge.default_branch(REPO) == "main"
-    # several pages of branches; only protected ones come back
-    assert await forge.protected_branches(REPO) == {"main", "release/1.0"}
+    # the classic protection rules' patterns (several GraphQL pages), whether their branches exist or not
+    assert await forge.protected_branches(REPO) == {"main", "release/*", "trustacks/locked"}
     assert await forge.branch_sha(REPO, "main") == gh.repo(REPO).refs["main"]
     assert await forge.branch_sha(REPO, "nope") is None
     assert await forge.read_file(REPO, "apps/payments/values.yaml") == FILES["apps/payments/values.yaml"].encode()
@@ -213,7 +213,8 @@ async def test_guard_refuses_every_write_path(forge: GitHubForge, gh: FakeGitHub
         with pytest.raises(WriteRefused):
             await attempt
     assert gh.writes == []
-    assert [r for r in gh.requests if r[0] != "GET"] == []
+    # only reads went out (the GraphQL query for the protection rules is a POST that reads)
+    assert [r for r in gh.requests if r[0] != "GET" and r[1] != "/graphql"] == []
 
 
 async def test_guard_refuses_a_default_branch_under_the_prefix(gh: FakeGitHub, session, token, sleeps) -> None:

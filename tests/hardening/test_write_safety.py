@@ -441,8 +441,6 @@ def test_no_write_outside_trustacks_local_forge(budget, seeds, policy, tmp_path)
     story()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): GitHubForge.protected_branches lists existing protected "
-                   "branches only, so the guard lets the bot create a branch that a protection pattern covers")
 async def test_github_guard_sees_protection_patterns():
     """A rule protecting `trustacks/generate/*` covers branches created later: the bot must not create one."""
     import aiohttp

@@ -68,9 +68,9 @@ class GitHubWorld:
         self._comment_ids = 0
 
     def seed(self, files: dict[str, dict[str, str]], *, protect_generate: bool) -> None:
-        """`protect_generate`: the app's generation branch exists and is protected. (GitHub's REST API lists
-        protected *branches*, not protection *patterns*, so a pattern covering a branch that does not exist
-        yet is invisible to the guard: see test_github_guard_sees_protection_patterns.)"""
+        """`protect_generate`: the app's generation branch exists and is protected. (Patterns covering a
+        branch that does not exist yet, and rulesets, are covered by test_github_guard_sees_protection_patterns
+        and tests/forges/test_github_protection.py.)"""
         for repo in REPOS:
             extra = [GENERATE_APP] if protect_generate and repo == APP else []
             self.gh.add_repo(repo, files=files[repo], default_branch=DEFAULTS[repo],

@@ -277,8 +277,8 @@ def test_cli_is_registered():
 def test_app_manifest_asks_for_the_least_the_bot_uses():
     manifest = load_manifest(APP_YML)
     assert manifest["default_permissions"] == {
-        "metadata": "read", "contents": "write", "pull_requests": "write", "issues": "write",
-        "checks": "write", "workflows": "write",
+        "metadata": "read", "administration": "read", "contents": "write", "pull_requests": "write",
+        "issues": "write", "checks": "write", "workflows": "write",
     }
     assert manifest["default_events"] == ["push", "pull_request", "issue_comment", "issues"]
     assert manifest["public"] is False and manifest["request_oauth_on_install"] is False
