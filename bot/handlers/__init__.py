@@ -11,7 +11,7 @@ import logging
 from typing import Any, Awaitable, Callable, Protocol
 
 from bot.forges.base import Forge
-from bot.handlers.events import Event, PayloadError, normalize
+from bot.handlers.events import Event, Kind, PayloadError, normalize
 from bot.handlers.flows import ROUTES, HandlerContext
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ def make_dispatcher(
                     return "ignored: no repo allowed by TRUSTACKS_REPOS"
             elif event.repo and not repo_filter.allows(event.repo):
                 return f"ignored: {event.repo} is not allowed by TRUSTACKS_REPOS"
+        if event.kind is Kind.ONBOARD and not event.repos:  # e.g. new_permissions_accepted: nothing to onboard
+            return "ignored: the installation event lists no repositories"
         forge = await forge_for(event)
         platform = resolve_platform_repo(platform_repo, event)
         org, _error = await load_org_config(forge, platform, kv=kv, event=event)
