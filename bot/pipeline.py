@@ -92,6 +92,8 @@ class Flow:
     org_config: "object | None" = None
     #: bot.limits.NoiseLimiter: new generation PRs beyond the limits are held back, listed, opened later
     limiter: "object | None" = None
+    #: bot.allowlist.RepoFilter (TRUSTACKS_REPOS): repos it denies get no proposal, even when the Profile names them
+    repo_filter: "object | None" = None
 
     def config_for(self, repo: str):  # -> bot.orgconfig.EffectiveConfig
         from bot.orgconfig import OrgConfig
@@ -228,6 +230,9 @@ async def propose_generation(
 
     proposals = []
     for (repo, group), placed in sorted(by_repo.items()):
+        if flow.repo_filter is not None and not flow.repo_filter.allows(repo):  # type: ignore[attr-defined]
+            log.info("not generating for %s: not allowed by TRUSTACKS_REPOS", repo)
+            continue
         cfg = flow.config_for(repo)
         base = await forge.default_branch(repo)
         lock_text = await forge.read_file(repo, LOCK_PATH)

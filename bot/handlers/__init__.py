@@ -75,7 +75,8 @@ def make_dispatcher(
         forge.dry_run = dry_run or org.for_repo(platform).dry_run
         flow = Flow(forge=forge, policy=policy, platform_repo=platform, ignore_emails=ignore_emails,
                     audit=audit, delivery_id=job.delivery_id, org_config=org,
-                    limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None)
+                    limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None,
+                    repo_filter=repo_filter)
         ctx = HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id)
         result = await handler(ctx)
         released = await release_held(flow)
