@@ -22,6 +22,8 @@ PREFIX = "TRUSTACKS_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: GitHub caps webhook payloads at 25 MB; a larger limit only costs memory.
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
+#: the status page's operator token must be at least this long (it is the page's only protection)
+MIN_STATUS_TOKEN_CHARS = 16
 
 
 class ConfigError(ValueError):
@@ -78,6 +80,8 @@ class Settings:
     gitlab_url: str = "https://gitlab.com"
     github_api_url: str = "https://api.github.com"
     gitlab_api_token: Secret | None = None
+    #: the operator token of the read-only status page at `/`; no token, no page (404)
+    status_token: Secret | None = None
     platform_repo: str | None = None
     #: compliance packs loaded on top of the constitution (names under rules/packs/)
     packs: tuple[str, ...] = ()
@@ -116,6 +120,7 @@ class Settings:
             self.gitlab_webhook_token,
             self.github_private_key,
             self.gitlab_api_token,
+            self.status_token,
         )
         found = [s.reveal() for s in values if s is not None and s.reveal()]
         password = urlsplit(self.database_url).password
@@ -142,6 +147,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "GITLAB_URL": ("url", "gitlab_url"),
     "GITHUB_API_URL": ("url", "github_api_url"),
     "GITLAB_API_TOKEN": ("secret", "gitlab_api_token"),
+    "STATUS_TOKEN": ("secret", "status_token"),
     "DATABASE_URL": ("str", "database_url"),
     "DATA_DIR": ("path", "data_dir"),
     "PLATFORM_REPO": ("str", "platform_repo"),
@@ -167,7 +173,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("loglevel", "log_level"),
 }
 #: keys that may instead be given as `<KEY>_FILE` (a path whose content is the value)
-_FILE_SECRETS = ("GITHUB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "GITLAB_API_TOKEN")
+_FILE_SECRETS = ("GITHUB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "GITLAB_API_TOKEN", "STATUS_TOKEN")
 #: variables with the prefix that are read elsewhere on purpose (tests, CI), not typos
 _IGNORED = ("TEST_POSTGRES_URL",)
 _TRUE = ("1", "true", "yes", "on")
@@ -397,6 +403,10 @@ def load_settings(
             "App's webhook secret) and/or TRUSTACKS_GITLAB_WEBHOOK_TOKEN (the GitLab webhook's secret token)"
         )
     _check_policy_source(values)
+    status_token = values.get("status_token")
+    if status_token is not None and len(status_token.reveal()) < MIN_STATUS_TOKEN_CHARS:
+        raise ConfigError(f"TRUSTACKS_STATUS_TOKEN is shorter than {MIN_STATUS_TOKEN_CHARS} characters; use a long "
+                          "random value (e.g. `openssl rand -hex 32`)")
     if values.get("backoff_max_seconds", 600.0) < values.get("backoff_base_seconds", 5.0):
         raise ConfigError("TRUSTACKS_BACKOFF_MAX_SECONDS must not be below TRUSTACKS_BACKOFF_BASE_SECONDS")
     if values.get("lease_seconds", 60.0) < 1.0:

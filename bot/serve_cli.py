@@ -16,7 +16,7 @@ import json
 import logging
 import signal
 import sys
-from typing import Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import click
 
@@ -81,7 +81,9 @@ async def run_service(
         metrics=metrics,
         redact=redactor(settings),
     )
-    app = create_app(settings, store, metrics=metrics, ready_checks=ready_checks, on_enqueued=pool.notify)
+    audit, own_audit = _status_audit(settings, dispatcher)
+    app = create_app(settings, store, metrics=metrics, ready_checks=ready_checks, on_enqueued=pool.notify,
+                     audit=audit, policy=getattr(dispatcher, "policy", None))
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
     stop = stop or asyncio.Event()
@@ -119,8 +121,24 @@ async def run_service(
         await runner.cleanup()  # readiness 503, listener closed, in-flight requests answered
         await pool.stop(grace=settings.shutdown_grace_seconds)
         await _close_dispatcher(dispatcher, log)
+        if own_audit:
+            audit.close()
         await store.close()
         log.info("stopped")
+
+
+def _status_audit(settings: Settings, dispatcher: Dispatcher) -> tuple[Any, bool]:
+    """The decision log the status page reads: the dispatcher's (an `audit` attribute), else, when the page
+    is on, the service's audit file opened for reading. Returns (log or None, whether we opened it)."""
+    audit = getattr(dispatcher, "audit", None)
+    if audit is not None or settings.status_token is None:
+        return audit, False
+    path = settings.data_dir / "audit.db"
+    if not path.exists():
+        return None, False  # nothing decided yet; the page says the audit log is unavailable
+    from bot.audit import AuditLog
+
+    return AuditLog(path), True
 
 
 async def _close_dispatcher(dispatcher: Dispatcher, log: logging.Logger) -> None:

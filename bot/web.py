@@ -17,6 +17,9 @@ Rejections answer with the status line only (no detail), are counted in
 An endpoint whose secret is not configured answers 404: nothing unsigned is ever accepted.
 A delivery is acknowledged only after the store has committed it; a store failure answers 503 so
 the forge shows a failed delivery that can be redelivered.
+
+`GET /` is the read-only operator status page (bot/status_page.py), mounted only when
+TRUSTACKS_STATUS_TOKEN is set (otherwise 404) and answering 401 without that token.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from aiohttp import web
 from bot.config import Secret, Settings
 from bot.logs import log_context
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.status_page import status_routes
 from bot.store import Delivery, Store, StoreError
 
 log = logging.getLogger("trustacks.web")
@@ -281,8 +285,12 @@ def create_app(
     metrics: Metrics | None = None,
     ready_checks: Mapping[str, ReadyCheck] | None = None,
     on_enqueued: Callable[[], None] | None = None,
+    audit: Any | None = None,
+    policy: Any | None = None,
 ) -> web.Application:
-    """The aiohttp application. `on_enqueued` is called after each new job (wakes the local workers)."""
+    """The aiohttp application. `on_enqueued` is called after each new job (wakes the local workers).
+
+    `audit` (the decision log) and `policy` (the loaded engine) feed the status page, when it is on."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[STATE] = AppState(
         settings=settings,
@@ -298,6 +306,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
+    status_routes(app, store=store, audit=audit, policy=policy, token=getattr(settings, "status_token", None))
 
     async def _draining(app: web.Application) -> None:
         app[STATE].draining = True
