@@ -20,9 +20,13 @@ import kubernetes_validate
 import kubernetes_validate.utils as kvu
 import pytest
 import yaml
+from click.testing import CliRunner
 from referencing import Registry, Resource
 
+from bot.cli import cli
 from bot.config import load_settings
+from bot.policy import trusted
+from tests.ship.dockerfile import read as read_dockerfile
 from tests.ship.gotemplate import Fail, Rendered, render_chart
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +40,12 @@ SECRETS = {
     "trustacks-gitlab": {"webhook-token": "gl-hook-token-value", "api-token": "gl-api-token-value"},
     "trustacks-postgres": {"url": "postgresql://trustacks:pw@db.internal:5432/trustacks"},
 }
+#: the ConfigMap or Secret names the ci/ values give for the policy bundles and their public key
+POLICY_BUNDLES, POLICY_KEY = "trustacks-policy", "trustacks-policy-key"
+#: where the image expects them (Dockerfile ENV); the chart mounts them there
+POLICY_DIR, POLICY_KEY_FILE = "/etc/trustacks/policy", "/etc/trustacks/policy-key/trustacks.pub"
+SIGNED = {"github": {"appId": 1, "existingSecret": "s"},
+          "policy": {"bundles": {"existingConfigMap": "p"}, "publicKey": {"existingConfigMap": "k"}}}
 
 
 def values(name: str) -> dict[str, Any]:
@@ -135,7 +145,10 @@ def test_the_validators_are_live():
 
 def test_values_cover_the_default_and_postgresql_releases():
     assert {"default", "postgresql"} <= set(VALUES)
-    assert values("default") == {"github": {"appId": 123456, "existingSecret": "trustacks-github"}}
+    assert values("default") == {"github": {"appId": 123456, "existingSecret": "trustacks-github"},
+                                 "policy": {"bundles": {"existingConfigMap": POLICY_BUNDLES},
+                                            "publicKey": {"existingConfigMap": POLICY_KEY}}}
+    assert values("unsigned")["policy"] == {"unsigned": True}  # the development release
     assert {o["kind"] for o in objects("postgresql")} >= {"Ingress", "ServiceMonitor"}
     assert "PersistentVolumeClaim" in {o["kind"] for o in objects("persistence")}
 
@@ -158,6 +171,27 @@ def test_values_cover_the_default_and_postgresql_releases():
         ({"github": {"appId": 1, "existingSecret": "s"}, "config": {"extraEnv": {"MAX_ATTEMPTS": 8}}}, "is not of type 'string'"),
         ({"github": {"appId": 1, "existingSecret": "s"}, "image": {"tag": 1.2}}, "image.tag"),
         ({"github": {"appId": 1, "existingSecret": "s"}, "replica": 2}, "Additional properties are not allowed"),
+        # policy: signed bundles and their key, or the explicit development escape; never neither, never both
+        ({"github": {"appId": 1, "existingSecret": "s"}},
+         "policy bundles are required: trustacks serve refuses to start without signed policy"),
+        ({**SIGNED, "policy": {"bundles": {"existingConfigMap": "p"}}},
+         "policy.publicKey.existingConfigMap (or .existingSecret) is required with policy bundles"),
+        ({**SIGNED, "policy": {"bundles": {"existingSecret": "p"}, "publicKey": {"key": "k.pub"}}},
+         "policy.publicKey.existingConfigMap (or .existingSecret) is required"),
+        ({**SIGNED, "policy": {"bundles": {"existingConfigMap": "p", "existingSecret": "p"},
+                               "publicKey": {"existingConfigMap": "k"}}},
+         "set only one of policy.bundles.existingConfigMap and policy.bundles.existingSecret"),
+        ({**SIGNED, "policy": {"bundles": {"existingConfigMap": "p"},
+                               "publicKey": {"existingConfigMap": "k", "existingSecret": "k"}}},
+         "set only one of policy.publicKey.existingConfigMap and policy.publicKey.existingSecret"),
+        ({**SIGNED, "policy": {**SIGNED["policy"], "unsigned": True}}, "(development only), not both"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "policy": {"publicKey": {"existingConfigMap": "k"}, "unsigned": True}},
+         "not both"),
+        ({"github": {"appId": 1, "existingSecret": "s"}, "policy": {"unsigned": "yes"}}, "is not of type 'boolean'"),
+        ({**SIGNED, "policy": {**SIGNED["policy"], "bundle": {"existingConfigMap": "p"}}},
+         "Additional properties are not allowed"),
+        ({**SIGNED, "config": {"extraEnv": {"POLICY_UNSIGNED": "true"}}}, "extraEnv"),
+        ({**SIGNED, "config": {"extraEnv": {"POLICY_BUNDLE_DIR": "/tmp/mine"}}}, "extraEnv"),
     ],
 )
 def test_unusable_values_fail_the_render_with_a_clear_message(override, message):
@@ -214,28 +248,77 @@ def test_probes_hit_the_service_endpoints_on_the_listening_port(name):
     assert service["spec"]["selector"].items() <= only(objects(name), "Deployment")["spec"]["template"]["metadata"]["labels"].items()
 
 
-def container_environment(objs: list[dict[str, Any]], root: Path) -> dict[str, str]:
-    """The container's TRUSTACKS_* environment as Kubernetes would build it, with every mounted
-    path (secret volumes, the data dir) mapped under `root` and the Secrets filled from SECRETS."""
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> dict[tuple[str, str], dict[str, str | bytes]]:
+    """What the ConfigMaps and Secrets named in the ci/ values hold: the webhook Secrets above, and a
+    real signed release of every shipped pack with its constitution pin, as an operator makes it
+    (`trustacks keys generate`, `bundle release`, `constitution upgrade`)."""
+    work = tmp_path_factory.mktemp("release")
+    keys, out = work / "keys", work / "bundles"
+    for argv in (["keys", "generate", "--out-dir", str(keys)],
+                 ["bundle", "release", "--revision", "1.0.0", "--key", str(keys / "trustacks.key"), "--out", str(out)],
+                 ["constitution", "upgrade", "--to", "1.0.0", "--bundle", str(out / trusted.CONSTITUTION_FILE),
+                  "--public-key", str(keys / "trustacks.pub"), "--pin", str(out / trusted.PIN_FILE)]):
+        result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+        assert result.exit_code == 0, f"trustacks {' '.join(argv)}: {result.output}"
+    files: dict[str, str | bytes] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {trusted.CONSTITUTION_FILE, trusted.PIN_FILE, "packs-soc2.tar.gz", "packs-pci.tar.gz"} <= set(files)
+    public_pem = (keys / "trustacks.pub").read_bytes()
+    sources: dict[tuple[str, str], dict[str, str | bytes]] = {("secret", k): dict(v) for k, v in SECRETS.items()}
+    for kind in ("configMap", "secret"):
+        sources[(kind, POLICY_BUNDLES)] = files
+        sources[(kind, POLICY_KEY)] = {"trustacks.pub": public_pem, "policy.pub": public_pem}
+    return sources
+
+
+def image_environment() -> dict[str, str]:
+    """The TRUSTACKS_* variables the image sets (Dockerfile ENV of the final stage)."""
+    instructions = read_dockerfile(ROOT / "Dockerfile")
+    final = [i for i in instructions if i.stage == max(i.stage for i in instructions)]
+    return {k: v for i in final if i.keyword == "ENV" for k, v in i.pairs().items() if k.startswith("TRUSTACKS_")}
+
+
+def _project(local: Path, files: dict[str, str | bytes]) -> None:
+    """Write a volume's files as the kubelet does: in a timestamped directory behind `..data`, each
+    visible name a symlink into it (https://kubernetes.io/docs/concepts/configuration/configmap/)."""
+    stamp = local / "..2026_11_23_14_00_00.000000001"
+    stamp.mkdir(parents=True)
+    for name, content in files.items():
+        (stamp / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    (local / "..data").symlink_to(stamp.name)
+    for name in files:
+        (local / name).symlink_to(f"..data/{name}")
+
+
+def container_environment(objs: list[dict[str, Any]], root: Path,
+                          sources: dict[tuple[str, str], dict[str, str | bytes]]) -> dict[str, str]:
+    """The container's TRUSTACKS_* environment as Kubernetes would build it over the image's, with
+    every mounted path (secret and ConfigMap volumes, the data dir) mapped under `root` and each
+    volume filled from `sources` ((kind, name) -> key -> content)."""
     spec = pod_spec(objs)
     (container,) = spec["containers"]
     config_map = only(objs, "ConfigMap")
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(image_environment())  # the container's variables win over the image's
     for source in container["envFrom"]:
         assert source["configMapRef"]["name"] == config_map["metadata"]["name"]
         env.update(config_map["data"])
     for entry in container.get("env", []):
         ref = entry["valueFrom"]["secretKeyRef"]
-        env[entry["name"]] = SECRETS[ref["name"]][ref["key"]]
+        env[entry["name"]] = str(sources[("secret", ref["name"])][ref["key"]])
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {}
     for mount in container["volumeMounts"]:
         local = root / mount["mountPath"].lstrip("/")
         local.mkdir(parents=True, exist_ok=True)
         mounts[mount["mountPath"]] = local
-        secret = volumes[mount["name"]].get("secret")
-        for item in (secret or {}).get("items", []):
-            (local / item["path"]).write_text(SECRETS[secret["secretName"]][item["key"]])
+        volume = volumes[mount["name"]]
+        kind = next((k for k in ("secret", "configMap") if k in volume), None)
+        if kind is None:
+            continue
+        name = volume[kind]["secretName" if kind == "secret" else "name"]
+        data = sources[(kind, name)]
+        items = volume[kind].get("items") or [{"key": key, "path": key} for key in data]  # no items: every key
+        _project(local, {item["path"]: data[item["key"]] for item in items})
     for key, value in env.items():
         for path, local in mounts.items():
             if value == path or value.startswith(path + "/"):
@@ -244,9 +327,9 @@ def container_environment(objs: list[dict[str, Any]], root: Path) -> dict[str, s
 
 
 @pytest.mark.parametrize("name", VALUES)
-def test_container_environment_is_a_valid_service_configuration(name, tmp_path):
+def test_container_environment_is_a_valid_service_configuration(name, tmp_path, released):
     objs = objects(name)
-    env = container_environment(objs, tmp_path)
+    env = container_environment(objs, tmp_path, released)
     settings = load_settings(env=env)
     assert settings.warnings == (), "every TRUSTACKS_* the chart sets is a real setting"
     assert settings.host == "0.0.0.0"
@@ -266,9 +349,72 @@ def test_container_environment_is_a_valid_service_configuration(name, tmp_path):
     assert grace > settings.shutdown_grace_seconds, "the drain finishes before SIGKILL"
 
 
+@pytest.mark.parametrize("name", VALUES)
+def test_the_pod_loads_its_policy_as_serve_does(name, tmp_path, released):
+    """The settings the pod gets load policy the way `trustacks serve` loads it (build_dispatcher's
+    arguments): signed bundles verified through the mounted (symlinked) volumes, or, for the
+    development values only, the unsigned rules with the image's bundle paths cleared."""
+    settings = load_settings(env=container_environment(objects(name), tmp_path, released))
+    assert tuple(settings.packs) == tuple(values(name).get("config", {}).get("policyPacks", ()))
+    engine, source = trusted.load_service_policy(
+        bundle_dir=settings.policy_bundle_dir, public_key_file=settings.policy_public_key_file,
+        pin_file=settings.constitution_pin_file, packs=settings.packs, unsigned=settings.policy_unsigned)
+    if values(name).get("policy", {}).get("unsigned"):
+        assert settings.policy_unsigned and settings.policy_bundle_dir is None and settings.policy_public_key_file is None
+        assert source.startswith("UNSIGNED")
+    else:
+        assert not settings.policy_unsigned
+        assert settings.policy_bundle_dir == tmp_path / POLICY_DIR.lstrip("/")
+        assert settings.policy_public_key_file == tmp_path / POLICY_KEY_FILE.lstrip("/")
+        assert source.startswith("signed bundles verified (constitution 1.0.0")
+        for pack in settings.packs:
+            assert f"packs/{pack} 1.0.0" in source
+    assert engine is not None
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_policy_volumes_mounts_and_environment(name):
+    objs = objects(name)
+    spec = pod_spec(objs)
+    (container,) = spec["containers"]
+    config = only(objs, "ConfigMap")["data"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    policy = values(name)["policy"]
+    if policy.get("unsigned"):
+        assert not {"policy", "policy-key"} & set(volumes)
+        assert not [p for p in mounts if p.startswith("/etc/trustacks/policy")]
+        # the image's bundle paths are cleared (empty = unset), else serve refuses "not both"
+        assert config["TRUSTACKS_POLICY_UNSIGNED"] == "true"
+        assert config["TRUSTACKS_POLICY_BUNDLE_DIR"] == config["TRUSTACKS_POLICY_PUBLIC_KEY_FILE"] == ""
+        return
+    assert "TRUSTACKS_POLICY_UNSIGNED" not in config
+    assert config["TRUSTACKS_POLICY_BUNDLE_DIR"] == POLICY_DIR
+    assert config["TRUSTACKS_POLICY_PUBLIC_KEY_FILE"] == POLICY_KEY_FILE
+    assert mounts[POLICY_DIR] == {"name": "policy", "mountPath": POLICY_DIR, "readOnly": True}
+    assert mounts[POLICY_KEY_FILE.rsplit("/", 1)[0]] == {"name": "policy-key", "mountPath": POLICY_KEY_FILE.rsplit("/", 1)[0],
+                                                        "readOnly": True}
+    for volume, given in (("policy", policy["bundles"]), ("policy-key", policy["publicKey"])):
+        if given.get("existingSecret"):
+            assert volumes[volume]["secret"]["secretName"] == given["existingSecret"]
+        else:
+            assert volumes[volume]["configMap"]["name"] == given["existingConfigMap"]
+    # every bundle file, whatever the packs: the whole object; the key under one known file name
+    bundles = volumes["policy"].get("secret") or volumes["policy"]["configMap"]
+    assert "items" not in bundles
+    key = volumes["policy-key"].get("secret") or volumes["policy-key"]["configMap"]
+    assert key["items"] == [{"key": policy["publicKey"].get("key", "trustacks.pub"), "path": "trustacks.pub"}]
+
+
+def test_chart_mounts_policy_where_the_image_expects_it():
+    image = image_environment()
+    assert image["TRUSTACKS_POLICY_BUNDLE_DIR"] == POLICY_DIR
+    assert image["TRUSTACKS_POLICY_PUBLIC_KEY_FILE"] == POLICY_KEY_FILE
+
+
 def test_config_checksum_rolls_the_pods_when_settings_change():
     def checksum(override: dict[str, Any]) -> str:
-        base = {"github": {"appId": 1, "existingSecret": "s"}}
+        base = SIGNED
         rendered = render_chart(CHART, values={**base, **override})
         return only(rendered.objects(), "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
 
@@ -294,6 +440,14 @@ def test_image_reference():
 def test_notes_render_and_name_the_webhook_urls():
     assert "https://trustacks.acme.example/webhooks/github" in _rendered("postgresql").notes
     assert "emptyDir" in _rendered("default").notes  # the SQLite-in-emptyDir caveat is spelled out
+
+
+def test_notes_say_where_policy_comes_from():
+    notes = _rendered("postgresql").notes
+    assert "signed bundles from ConfigMap trustacks-policy" in notes and "packs-<name>.tar.gz for soc2, pci" in notes
+    assert "rollout restart deployment/trustacks" in notes  # policy loads once: a new release needs a restart
+    assert "Secret trustacks-policy" in _rendered("persistence").notes
+    assert "UNSIGNED" in _rendered("unsigned").notes and "Development only" in _rendered("unsigned").notes
 
 
 def test_schema_is_valid_and_defaults_pass_it():

@@ -53,6 +53,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not .Values.database.existingSecret -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when policy comes from signed bundles (policy.bundles.*), else "". */}}
+{{- define "trustacks.signedPolicy" -}}
+{{- if or .Values.policy.bundles.existingConfigMap .Values.policy.bundles.existingSecret -}}true{{- end -}}
+{{- end -}}
+
 {{/* Values the bot cannot run with fail the render, each message saying what to set. */}}
 {{- define "trustacks.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (include "trustacks.sqlite" .) -}}
@@ -70,5 +75,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.config.shutdownGraceSeconds) -}}
 {{- fail "terminationGracePeriodSeconds must exceed config.shutdownGraceSeconds, or running jobs are killed before they drain" -}}
+{{- end -}}
+{{- /* policy: trustacks serve refuses to start without signed bundles (or the development escape) */ -}}
+{{- $bundles := .Values.policy.bundles -}}
+{{- $key := .Values.policy.publicKey -}}
+{{- if and $bundles.existingConfigMap $bundles.existingSecret -}}
+{{- fail "set only one of policy.bundles.existingConfigMap and policy.bundles.existingSecret" -}}
+{{- end -}}
+{{- if and $key.existingConfigMap $key.existingSecret -}}
+{{- fail "set only one of policy.publicKey.existingConfigMap and policy.publicKey.existingSecret" -}}
+{{- end -}}
+{{- if .Values.policy.unsigned -}}
+{{- if or (include "trustacks.signedPolicy" .) $key.existingConfigMap $key.existingSecret -}}
+{{- fail "set either policy.bundles and policy.publicKey (signed bundles) or policy.unsigned (development only), not both" -}}
+{{- end -}}
+{{- else -}}
+{{- if not (include "trustacks.signedPolicy" .) -}}
+{{- fail "policy bundles are required: trustacks serve refuses to start without signed policy. Set policy.bundles.existingConfigMap (or .existingSecret) to the files `trustacks bundle release` and `trustacks constitution upgrade` wrote, and policy.publicKey.existingConfigMap (or .existingSecret) to the public key (docs/install.md, \"Policy bundles\"); policy.unsigned=true is for development only" -}}
+{{- end -}}
+{{- if not (or $key.existingConfigMap $key.existingSecret) -}}
+{{- fail "policy.publicKey.existingConfigMap (or .existingSecret) is required with policy bundles: the public key the bundles are signed for (docs/install.md, \"Policy bundles\")" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
