@@ -58,6 +58,31 @@ def test_referenced_files_exist():
         assert (CHART / "ci" / values_file).exists()
 
 
+def test_every_setting_is_documented():
+    """Each key bot/config.py reads is a row of docs/configuration.md (its `_FILE` form too, for secrets)."""
+    from bot import config
+
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    keys = set(config._KEYS) | {f"{key}_FILE" for key in config._FILE_SECRETS}
+    assert {"POLICY_BUNDLE_DIR", "POLICY_PUBLIC_KEY_FILE", "CONSTITUTION_PIN_FILE", "POLICY_UNSIGNED"} <= keys
+    missing = sorted(key for key in keys if f"`{config.PREFIX}{key}`" not in text)
+    assert not missing, f"settings not documented in docs/configuration.md: {missing}"
+
+
+def test_configuration_example_file_loads(tmp_path):
+    """The example TOML of docs/configuration.md is a file `trustacks serve --config` accepts."""
+    from bot.config import load_settings
+
+    (example,) = re.findall(r"```toml\n(.*?)```", (ROOT / "docs" / "configuration.md").read_text(), re.S)
+    assert "/run/secrets/" in example
+    (tmp_path / "github-webhook-secret").write_text("s" * 32)
+    (tmp_path / "github-app.pem").write_text("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
+    (tmp_path / "trustacks.toml").write_text(example.replace("/run/secrets/", f"{tmp_path}/"))
+    settings = load_settings(env={}, file=tmp_path / "trustacks.toml")
+    assert settings.warnings == ()
+    assert settings.policy_bundle_dir == Path("/etc/trustacks/policy") and settings.packs == ("soc2",)
+
+
 def test_permission_table_matches_app_yml():
     manifest = yaml.safe_load((ROOT / "app.yml").read_text())
     rows = dict(re.findall(r"^\| `(\w+)` \| (read|write) \|", DOCS["install.md"], re.M))
