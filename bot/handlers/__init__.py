@@ -7,6 +7,7 @@ job updates the same PR instead of opening another. Events the bot does not act 
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -72,7 +73,7 @@ def make_dispatcher(
         forge = await forge_for(event)
         platform = resolve_platform_repo(platform_repo, event)
         org, _error = await load_org_config(forge, platform, kv=kv, event=event)
-        forge.dry_run = dry_run or org.for_repo(platform).dry_run
+        forge = _for_event(forge, dry_run=dry_run or org.for_repo(platform).dry_run)
         flow = Flow(forge=forge, policy=policy, platform_repo=platform, ignore_emails=ignore_emails,
                     audit=audit, delivery_id=job.delivery_id, org_config=org,
                     limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None,
@@ -85,6 +86,16 @@ def make_dispatcher(
         return result + (f"; released {', '.join(released)}" if released else "")
 
     return dispatch
+
+
+def _for_event(forge: Forge, *, dry_run: bool) -> Forge:
+    """This event's view of a forge client other jobs share (one GitLab client serves every group, one GitHub
+    client each installation): its dry-run flag and suppressed writes are this event's alone, so a concurrent
+    job of a live organisation cannot switch a dry-run organisation's writes back on."""
+    view = copy.copy(forge)
+    view.dry_run = dry_run
+    view.suppressed = []
+    return view
 
 
 def resolve_platform_repo(configured: str, event: Event) -> str:
