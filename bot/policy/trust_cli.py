@@ -142,9 +142,15 @@ def bundle_release(rules_dir: Path | None, revision: str, packs: Sequence[str], 
     if trusted.OVERLAY_FILE in stale:
         click.echo(f"warning: {out_dir / trusted.OVERLAY_FILE} was not written by this release and will still be loaded; "
                    "remove it if the overlay is gone", err=True)
-    if not (out_dir / trusted.PIN_FILE).exists():
-        click.echo(f"next: pin the constitution: trustacks constitution upgrade --to {revision} "
-                   f"--bundle {written[trusted.CONSTITUTION_FILE]} --public-key PUBLIC.pem --pin {out_dir / trusted.PIN_FILE}")
+    pin_path = out_dir / trusted.PIN_FILE
+    upgrade = (f"trustacks constitution upgrade --to {revision} --bundle {written[trusted.CONSTITUTION_FILE]} "
+               f"--public-key <the public key of {key_path}> --pin {pin_path}")
+    current = _load_pin(pin_path)
+    if current is None:
+        click.echo(f"next: pin the constitution: {upgrade}")
+    elif current.bundle_sha256 and current.bundle_sha256 != bundles.sha256_file(written[trusted.CONSTITUTION_FILE]):
+        click.echo(f"warning: {pin_path} pins constitution {current.revision}, not this release; trustacks serve will "
+                   f"refuse it until you re-pin: {upgrade}", err=True)
 
 
 # ====================================================================== keys
@@ -280,7 +286,7 @@ def _verified_constitution(bundle_path: Path, pub: bytes, target: str) -> bundle
               help="Current rules directory: its constitution is the baseline of the diff, its packs are kept.")
 @click.option("--overlay", "overlay_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
               help="Overlay to lint against the new constitution before pinning.")
-@click.option("--yes", is_flag=True, help="Accept a major upgrade after reading its report.")
+@click.option("--yes", is_flag=True, help="Accept a major upgrade, or re-pin a re-released revision, after reading the report.")
 def constitution_upgrade(target: str, bundle_path: Path, pub_path: Path, pin_path: Path, rules_dir: Path | None,
                          overlay_dir: Path | None, yes: bool) -> None:
     """Pin a new constitution revision. Downgrades are refused; a major upgrade reports first."""
@@ -291,8 +297,25 @@ def constitution_upgrade(target: str, bundle_path: Path, pub_path: Path, pin_pat
     kind = bundles.upgrade_kind(current, target) if current else "initial"
     if kind == "downgrade":
         _fail(f"refusing to downgrade the constitution from {current} to {target}")
+    new_pin = bundles.ConstitutionPin(revision=target, bundle_sha256=bundles.sha256_file(bundle_path),
+                                      key_fingerprint=keys.fingerprint(pub))
     if kind == "same":
-        click.echo(f"constitution {target} is already pinned")
+        if pin is not None and new_pin == pin:
+            click.echo(f"constitution {target} is already pinned")
+            return
+        # the same revision re-released (signing is not byte-for-byte repeatable) or signed by a new key
+        changed = [what for what, old, new in (("bundle digest", pin and pin.bundle_sha256, new_pin.bundle_sha256),
+                                                ("signing key", pin and pin.key_fingerprint, new_pin.key_fingerprint))
+                   if old != new]
+        click.echo(f"constitution {target} is pinned, but its {' and '.join(changed)} changed:")
+        if pin is not None and pin.key_fingerprint != new_pin.key_fingerprint:
+            click.echo(f"  key sha256:{pin.key_fingerprint or '(none)'} -> sha256:{new_pin.key_fingerprint} "
+                       "(compare the new fingerprint out of band)")
+        if not yes:
+            click.echo(f"re-run with --yes to re-pin {target} to {bundle_path}")
+            raise SystemExit(3)
+        _write_pin(pin_path, new_pin)
+        click.echo(f"re-pinned constitution {target} in {pin_path}")
         return
     with tempfile.TemporaryDirectory(prefix="trustacks-upgrade-") as tmp:
         new_rules = bundles.extract_layers(vb, Path(tmp) / "rules")
@@ -308,11 +331,16 @@ def constitution_upgrade(target: str, bundle_path: Path, pub_path: Path, pin_pat
     if kind == "major" and not yes:
         click.echo(f"major upgrade: read the report above, then re-run with --yes to pin {target}")
         raise SystemExit(3)
-    new_pin = bundles.ConstitutionPin(revision=target, bundle_sha256=bundles.sha256_file(bundle_path),
-                                      key_fingerprint=keys.fingerprint(pub))
-    pin_path.parent.mkdir(parents=True, exist_ok=True)
-    pin_path.write_text(new_pin.dumps(), encoding="utf-8")
+    if pin is not None and pin.key_fingerprint and pin.key_fingerprint != new_pin.key_fingerprint:
+        click.echo(f"signing key changed: sha256:{pin.key_fingerprint} -> sha256:{new_pin.key_fingerprint} "
+                   "(compare the new fingerprint out of band)")
+    _write_pin(pin_path, new_pin)
     click.echo(f"pinned constitution {target} in {pin_path}")
+
+
+def _write_pin(pin_path: Path, pin: bundles.ConstitutionPin) -> None:
+    pin_path.parent.mkdir(parents=True, exist_ok=True)
+    pin_path.write_text(pin.dumps(), encoding="utf-8")
 
 
 @constitution_command.command("verify")

@@ -58,7 +58,7 @@ def read_pin(path: Path) -> bundles.ConstitutionPin:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TrustError(f"{path}: no constitution pin; pin one with "
-                         "`trustacks constitution upgrade --to X.Y.Z --bundle ... --public-key ... --pin {path}`") from None
+                         f"`trustacks constitution upgrade --to X.Y.Z --bundle ... --public-key ... --pin {path}`") from None
     except OSError as exc:
         raise TrustError(f"{path}: cannot read the constitution pin: {exc.strerror or exc}") from None
     try:

@@ -90,6 +90,36 @@ def test_constitution_pin_and_explicit_upgrades(tmp_path, keydir):
     assert code == 1 and "refusing to downgrade" in text
 
 
+def test_re_released_revision_and_new_key_need_an_explicit_re_pin(tmp_path, keydir):
+    """Signing is not byte-for-byte repeatable: a re-release of the pinned revision is reported, never silently kept."""
+    pin = tmp_path / "constitution.pin.json"
+    pub = keydir / "trustacks.pub"
+    first = _constitution(tmp_path, keydir, "1.0.0")
+    assert run("constitution", "upgrade", "--to", "1.0.0", "--bundle", first, "--public-key", pub, "--pin", pin)[0] == 0
+    code, text = run("constitution", "upgrade", "--to", "1.0.0", "--bundle", first, "--public-key", pub, "--pin", pin)
+    assert code == 0 and "already pinned" in text
+    again = tmp_path / "again"
+    again.mkdir()
+    second = _constitution(again, keydir, "1.0.0")
+    assert second.read_bytes() != first.read_bytes()
+    before = pin.read_text()
+    code, text = run("constitution", "upgrade", "--to", "1.0.0", "--bundle", second, "--public-key", pub, "--pin", pin)
+    assert code == 3 and "bundle digest changed" in text and "--yes" in text and pin.read_text() == before
+    code, text = run("constitution", "upgrade", "--to", "1.0.0", "--bundle", second, "--public-key", pub, "--pin", pin, "--yes")
+    assert code == 0 and "re-pinned" in text
+    assert run("constitution", "verify", "--bundle", second, "--public-key", pub, "--pin", pin)[0] == 0
+    # key rotation under the same revision: the fingerprints are shown and --yes is required
+    newkeys = tmp_path / "newkeys"
+    assert run("keys", "generate", "--out-dir", newkeys)[0] == 0
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    third = _constitution(rotated, newkeys, "1.0.0")
+    code, text = run("constitution", "upgrade", "--to", "1.0.0", "--bundle", third, "--public-key", newkeys / "trustacks.pub",
+                     "--pin", pin)
+    assert code == 3 and "bundle digest and signing key changed" in text
+    assert "compare the new fingerprint out of band" in text
+
+
 def test_major_upgrade_reports_what_the_overlay_must_change(tmp_path, keydir):
     pin = tmp_path / "pin.json"
     pub = keydir / "trustacks.pub"
