@@ -530,4 +530,6 @@ def setup_github_command(
     click.echo(f"Created the GitHub App {creds.name!r} (id {creds.app_id}, owner {creds.owner or '-'}).")
     click.echo(f"Saved (mode 0600): {config_file} and {key_file}")
     click.echo(f"Next: install it on your repositories: {creds.install_url}")
-    click.echo(f"Then: trustacks serve --config {config_file}")
+    click.echo("Then: release and pin the signed policy (docs/install.md, \"Policy bundles\"), add "
+               "policy_bundle_dir and policy_public_key_file to that file, and run:")
+    click.echo(f"  trustacks serve --config {config_file}")
