@@ -4,6 +4,10 @@ Seeds a sample application repo (from `fixtures/apps/`) and an empty platform re
 repositories, then runs the real flow: discovery -> Profile PR -> a human (`demo-admin`) approves and
 merges it -> generation (read-and-preserve) -> policy -> generation PRs. It prints every PR and verdict,
 and proves from `git log` that the bot never committed to a default branch.
+
+`--dry-run` computes and prints the same steps and writes nothing: the sample repos are seeded in a
+scratch directory removed at exit (`--workdir` is not touched), the bot's forge runs in dry run (its
+branch, commit and PR writes are suppressed and listed), and the human's merge is assumed, not made.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,9 +87,14 @@ def read_app_files(app_dir: Path) -> dict[str, str]:
     return files
 
 
+#: how a dry run names what open_proposal computed but did not write
+WOULD = {"opened": "WOULD OPEN", "updated": "WOULD UPDATE"}
+
+
 class Printer:
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, dry_run: bool = False) -> None:
         self.quiet = quiet
+        self.dry_run = dry_run
         self.t0 = time.perf_counter()
 
     def step(self, text: str) -> None:
@@ -97,10 +107,11 @@ class Printer:
         cr = outcome.change_request
         verdict = outcome.decision.verdict.upper()
         color = {"PASS": "green", "WARN": "yellow", "DENY": "red"}[verdict]
-        click.echo(f"  {outcome.action.upper()}: {outcome.proposal.title}")
+        action = WOULD.get(outcome.action, outcome.action.upper()) if self.dry_run else outcome.action.upper()
+        click.echo(f"  {action}: {outcome.proposal.title}")
         click.echo(f"    repo:    {outcome.proposal.repo}")
         click.echo(f"    branch:  {outcome.proposal.head_branch} -> {outcome.proposal.base_branch}")
-        if cr is not None:
+        if cr is not None and not self.dry_run:
             click.echo(f"    PR:      #{cr.number} {cr.url}")
         click.echo("    policy:  " + click.style(verdict, fg=color, bold=True)
                    + (f"  cites {', '.join(outcome.decision.cited_rules)}" if outcome.decision.cited_rules else ""))
@@ -127,16 +138,21 @@ def _trusted_policy(policy_dir: Path) -> "TrustedPolicy":
     return load_trusted_policy(bundle_dir, public_key_pem=public_pem, pin=pin, packs=PACKS)
 
 
-async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: bool = False) -> int:
+async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: bool = False,
+                   dry_run: bool = False) -> int:
+    """The demo in `workdir`. `dry_run`: the bot's writes are suppressed and listed (the seeding, done by
+    the humans of the demo, still happens in `workdir`: the CLI passes a scratch directory then)."""
     from bot import pipeline
     from bot.audit import AuditLog
-    out = Printer(quiet=quiet)
+    from bot.profile import Profile
+
+    out = Printer(quiet=quiet, dry_run=dry_run)
     forge_dir = workdir / "forge"
-    forge = LocalForge(forge_dir)
+    forge = LocalForge(forge_dir, dry_run=dry_run)
     admin = LocalForgeAdmin(forge)
     app_repo = f"{ORG}/{app_dir.name}"
     try:
-        out.step(f"Seeding the local forge in {forge_dir}")
+        out.step(f"Seeding {'a scratch' if dry_run else 'the'} local forge in {forge_dir}")
         admin.create_repo(app_repo, files=read_app_files(app_dir), owner=HUMAN, protected=["main"])
         admin.create_repo(PLATFORM, owner=HUMAN, protected=["main"], files={
             "README.md": "# Platform\n\nGitOps repository for acme. The Environment Profile lives in .trustacks/.\n"})
@@ -174,19 +190,27 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         if profile_outcome.change_request is None:
             raise DemoError(f"the Profile PR was not opened ({profile_outcome.action}); see the verdict above")
 
-        number = profile_outcome.change_request.number
-        out.step(f"{HUMAN} declares the tools discovery could not see (a human edit on the Profile PR)")
-        declared = await declare_missing_tools(forge, admin, proposal.head_branch)
-        for category, tools in declared.items():
-            out.info(f"  declared {category}: {', '.join(tools)}")
+        if dry_run:
+            # No PR exists to edit or merge: the Profile it proposes, with the humans' declarations, stands in.
+            out.step(f"{HUMAN} would declare the tools discovery could not see, then review and merge the Profile PR")
+            profile = Profile.loads(proposal.files[0].new or "")
+            for category, tools in add_declared(profile).items():
+                out.info(f"  would declare {category}: {', '.join(tools)}")
+        else:
+            number = profile_outcome.change_request.number
+            out.step(f"{HUMAN} declares the tools discovery could not see (a human edit on the Profile PR)")
+            declared = await declare_missing_tools(forge, admin, proposal.head_branch)
+            for category, tools in declared.items():
+                out.info(f"  declared {category}: {', '.join(tools)}")
 
-        out.step(f"{HUMAN} reviews and merges the Profile PR (the bot never merges)")
-        admin.approve(PLATFORM, number, user=REVIEWER)
-        merge_sha = admin.merge(PLATFORM, number, user=HUMAN)
-        out.info(f"  merged {PLATFORM}#{number} as {merge_sha[:12]} by {HUMAN}")
+            out.step(f"{HUMAN} reviews and merges the Profile PR (the bot never merges)")
+            admin.approve(PLATFORM, number, user=REVIEWER)
+            merge_sha = admin.merge(PLATFORM, number, user=HUMAN)
+            out.info(f"  merged {PLATFORM}#{number} as {merge_sha[:12]} by {HUMAN}")
 
         out.step("Generating from the merged Profile")
-        profile = await pipeline.load_profile(forge, PLATFORM)
+        if not dry_run:
+            profile = await pipeline.load_profile(forge, PLATFORM)
         assert profile is not None
         proposals, gaps = await pipeline.propose_generation(flow, profile)
         for gap in gaps:
@@ -200,7 +224,9 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         if not any(o.change_request for o in opened):
             raise DemoError("no generation PR was opened; see the verdicts above")
 
-        if edit:
+        if edit and dry_run:
+            out.info("  --edit is skipped in a dry run: a human cannot edit a branch the bot did not push")
+        elif edit:
             await demo_edit_round(flow, admin, profile, opened, out)
 
         out.step("Proof: no commit by the bot on any default branch (git log --first-parent)")
@@ -219,6 +245,16 @@ async def run_demo(workdir: Path, app_dir: Path, *, quiet: bool = False, edit: b
         out.info(f"  {verification.summary()}")
         if not verification.ok:
             raise DemoError("the audit log does not verify")
+
+        if dry_run:
+            out.step("Dry run: what the bot computed but did not write")
+            for verb, repo, target in forge.suppressed:
+                out.info(f"  would {verb.replace('_', ' ')}: {repo} {target}")
+            made = [pr for repo in (app_repo, PLATFORM) for pr in await forge.find_change_requests(repo, state="all")]
+            if made:  # a safety net: the forge guard suppresses these, so this never fires
+                raise DemoError(f"a dry run opened {len(made)} pull request(s)")
+            out.info("  Nothing was written. Run without --dry-run to create the repositories and PRs in --workdir.")
+            return 0
 
         out.step("Done")
         out.info(f"  Bare repositories: {forge_dir / 'repos'}")
@@ -246,14 +282,20 @@ async def declare_missing_tools(forge: LocalForge, admin: LocalForgeAdmin, branc
     if text is None:
         raise DemoError("the Profile PR branch has no Profile file")
     profile = Profile.loads(text)
+    added = add_declared(profile)
+    if added:
+        admin.push(PLATFORM, branch, {PROFILE_PATH: profile.dumps()}, user=HUMAN,
+                   message="Declare SBOM/signing, GitOps and ingress tools")
+    return added
+
+
+def add_declared(profile) -> dict[str, list[str]]:  # bot.profile.Profile, changed in place
+    """Add `source: declared` entries for the categories the Profile leaves empty; returns what was added."""
     added: dict[str, list[str]] = {}
     for category, entries in DEMO_DECLARED.items():
         if not profile.tools(category):
             profile.set_tools(category, entries)
             added[category] = [e["tool"] for e in entries]
-    if added:
-        admin.push(PLATFORM, branch, {PROFILE_PATH: profile.dumps()}, user=HUMAN,
-                   message="Declare SBOM/signing, GitOps and ingress tools")
     return added
 
 
@@ -292,7 +334,9 @@ async def demo_edit_round(flow, admin, profile, opened, out: Printer) -> None:
               help=f"Sample app from fixtures/apps/ (default {DEFAULT_APP}) or a directory.")
 @click.option("--quiet", is_flag=True, help="Do not print PR bodies.")
 @click.option("--edit", is_flag=True, help="Also show a human editing the generated branch and the bot keeping it.")
-def demo_command(workdir: Path, app: str | None, quiet: bool, edit: bool) -> None:
+@click.option("--dry-run", is_flag=True,
+              help="Compute and print every step, write nothing: a scratch forge removed at exit, --workdir untouched.")
+def demo_command(workdir: Path, app: str | None, quiet: bool, edit: bool, dry_run: bool) -> None:
     """Run the whole flow offline on a sample app (local forge on real git repos, SQLite).
 
     Discovery proposes the Environment Profile as a PR; a human merges it; generation opens PRs with
@@ -300,8 +344,14 @@ def demo_command(workdir: Path, app: str | None, quiet: bool, edit: bool) -> Non
     """
     try:
         app_dir = resolve_app(app)
-        prepare_workdir(workdir)
-        code = asyncio.run(run_demo(workdir.resolve(), app_dir, quiet=quiet, edit=edit))
+        if dry_run:
+            click.echo(f"Dry run: nothing is written and {workdir} is not touched; the sample repositories live in "
+                       "a scratch directory removed at exit.")
+            with tempfile.TemporaryDirectory(prefix="trustacks-demo-dry-run-") as scratch:
+                code = asyncio.run(run_demo(Path(scratch), app_dir, quiet=quiet, edit=edit, dry_run=True))
+        else:
+            prepare_workdir(workdir)
+            code = asyncio.run(run_demo(workdir.resolve(), app_dir, quiet=quiet, edit=edit))
     except DemoError as exc:
         click.secho(f"demo failed: {exc}", fg="red", err=True)
         sys.exit(1)
