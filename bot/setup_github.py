@@ -359,12 +359,9 @@ async def run_setup(
     import aiohttp
     from aiohttp import web
 
-    github_url = _check_url(github_url, "--github-url").rstrip("/")
-    api_url = _check_url(api_url or api_url_for(github_url), "--api-url").rstrip("/")
-    webhook_url = _check_url(webhook_url, "--webhook-url")
-    if org is not None and not _ORG.fullmatch(org):
-        raise SetupError(f"--org: {org!r} is not a GitHub organisation name")
-    check_targets(config_file, key_file, force=force)
+    github_url, api_url, webhook_url = check_inputs(
+        webhook_url=webhook_url, github_url=github_url, api_url=api_url, org=org, config_file=config_file,
+        key_file=key_file, force=force)
 
     loop = asyncio.get_running_loop()
     done: asyncio.Future[AppCredentials] = loop.create_future()
@@ -461,6 +458,54 @@ async def run_setup(
             await runner.cleanup()
 
 
+def check_inputs(
+    *, webhook_url: str, github_url: str, api_url: str | None, org: str | None, config_file: Path, key_file: Path,
+    force: bool,
+) -> tuple[str, str, str]:
+    """The URLs checked and normalised (github, api, webhook), and the target files checked (before anything
+    is created on GitHub); raises SetupError naming the flag to fix."""
+    github_url = _check_url(github_url, "--github-url").rstrip("/")
+    api_url = _check_url(api_url or api_url_for(github_url), "--api-url").rstrip("/")
+    webhook_url = _check_url(webhook_url, "--webhook-url")
+    if org is not None and not _ORG.fullmatch(org):
+        raise SetupError(f"--org: {org!r} is not a GitHub organisation name")
+    check_targets(config_file, key_file, force=force)
+    return github_url, api_url, webhook_url
+
+
+def describe_setup(
+    manifest: Mapping[str, Any], *, webhook_url: str, config_file: Path, key_file: Path, github_url: str = GITHUB_URL,
+    api_url: str | None = None, org: str | None = None, name: str | None = None, port: int = 3000,
+    force: bool = False,
+) -> list[str]:
+    """What `run_setup` would do, as lines to print (`setup github --dry-run`): the same checks, no page
+    served, no request to GitHub, no file written. Raises SetupError where the real run would."""
+    github_url, api_url, webhook_url = check_inputs(
+        webhook_url=webhook_url, github_url=github_url, api_url=api_url, org=org, config_file=config_file,
+        key_file=key_file, force=force)
+    where = f"127.0.0.1:{port}" if port else "127.0.0.1:<a free port>"
+    prepared = prepare_manifest(manifest, webhook_url=webhook_url, redirect_url=f"http://{where}{CALLBACK_PATH}",
+                                name=name)
+    perms = dict(prepared.get("default_permissions") or {})
+    owner = f"the organisation {org}" if org else "your personal account"
+    replaced = [str(p) for p in (config_file, key_file) if p.exists()]
+    return [
+        "Dry run: no page is served, nothing is sent to GitHub, no file is written.",
+        f"Would serve the setup page at http://{where}/ and post the manifest to "
+        f"{new_app_url(github_url, org=org, state='STATE')} (STATE: a random value checked on the way back),",
+        f"creating the GitHub App {prepared.get('name')!r} in {owner}:",
+        f"  webhook URL:  {prepared['hook_attributes']['url']}",
+        f"  redirect URL: {prepared['redirect_url']}",
+        "  permissions:  " + ", ".join(f"{k}: {v}" for k, v in sorted(perms.items())),
+        "  events:       " + (", ".join(str(e) for e in prepared.get("default_events") or []) or "none"),
+        f"Then exchange GitHub's one-time code at {api_url}/app-manifests/CODE/conversions and write, mode 0600"
+        + (f" (replacing {', '.join(replaced)})" if replaced else "") + ":",
+        f"  {config_file}  (github_app_id, github_private_key_file, github_webhook_secret"
+        + (", github_api_url)" if api_url != API_URL else ")"),
+        f"  {key_file}  (the App's private key)",
+    ]
+
+
 def _origin(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -493,10 +538,12 @@ def setup_command() -> None:
               help="Seconds to wait for GitHub's answer.")
 @click.option("--force", is_flag=True, help="Replace existing config and key files.")
 @click.option("--no-browser", is_flag=True, help="Print the page's address instead of opening a browser.")
+@click.option("--dry-run", is_flag=True,
+              help="Check everything and print what would be registered and written; serve, send and write nothing.")
 def setup_github_command(
     webhook_url: str, org: str | None, name: str | None, manifest_path: Path | None, config_file: Path,
     key_file: Path | None, github_url: str, api_url: str | None, port: int, timeout: int, force: bool,
-    no_browser: bool,
+    no_browser: bool, dry_run: bool,
 ) -> None:
     """Create the TruStacks GitHub App from its manifest and save its credentials (mode 0600).
 
@@ -517,6 +564,12 @@ def setup_github_command(
     if not parts.path.endswith("/webhooks/github"):
         click.echo("warning: `trustacks serve` receives GitHub webhooks at /webhooks/github; "
                    f"{webhook_url} does not end with it", err=True)
+    if dry_run:
+        for line in describe_setup(manifest, webhook_url=webhook_url, config_file=config_file, key_file=key_file,
+                                   github_url=github_url, api_url=api_url, org=org, name=name, port=port,
+                                   force=force):
+            click.echo(line)
+        return
 
     def ready(url: str) -> None:
         click.echo(f"Open {url} to create the GitHub App (waiting up to {timeout} s; Ctrl-C to stop).")
