@@ -253,6 +253,15 @@ def _split(repo: str) -> tuple[str, str]:
     return owner, name
 
 
+#: ruleset rule types that constrain a push's content, not who may move the branch
+#: (https://docs.github.com/en/rest/repos/rules): they do not make a branch protected for the guard.
+CONTENT_RULE_TYPES = frozenset({
+    "required_signatures", "commit_message_pattern", "commit_author_email_pattern", "committer_email_pattern",
+    "branch_name_pattern", "file_path_restriction", "max_file_path_length", "file_extension_restriction",
+    "max_file_size",
+})
+
+
 class GitHubForge(Forge):
     """GitHub.com or GitHub Enterprise Server through the REST API, authenticated by `tokens`."""
 
@@ -374,12 +383,15 @@ class GitHubForge(Forge):
     async def protection(self, repo: str, branch: str) -> str | None:
         """Why `branch` is protected on GitHub (rulesets, then classic rules), or None.
 
-        Any active ruleset rule on the branch counts, whatever its type: GitHub itself lists such a
-        branch as protected. Raises `ProtectionUnknown` when either source cannot be read.
+        A ruleset rule counts unless it only constrains what a push contains (signatures, commit
+        message or email patterns, file restrictions: see CONTENT_RULE_TYPES), which GitHub enforces
+        on the push itself; org-wide rules of that kind (common in security-minded orgs) must not stop
+        the bot from using its own branches. Any other type, including one GitHub adds later, counts.
+        Raises `ProtectionUnknown` when either source cannot be read.
         """
         name = branch.removeprefix("refs/heads/")
         try:
-            rules = await self.branch_rules(repo, name)
+            rules = [r for r in await self.branch_rules(repo, name) if r.get("type") not in CONTENT_RULE_TYPES]
             if rules:
                 first = rules[0]
                 kinds = sorted({str(r.get("type") or "?") for r in rules})

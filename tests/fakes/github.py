@@ -53,7 +53,11 @@ DEFAULT_PERMISSIONS = {"administration": "read", "contents": "write", "pull_requ
                        "issues": "write", "metadata": "read", "workflows": "write"}
 #: rule types a ruleset may hold (https://docs.github.com/rest/repos/rules), the ones tests use
 RULE_TYPES = {"creation", "update", "deletion", "required_linear_history", "required_signatures", "pull_request",
-              "required_status_checks", "non_fast_forward", "commit_message_pattern", "branch_name_pattern"}
+              "required_status_checks", "non_fast_forward", "commit_message_pattern", "branch_name_pattern",
+              "commit_author_email_pattern", "committer_email_pattern", "file_path_restriction", "max_file_size"}
+#: rules on what a push contains, which the App's API-made (GitHub-signed) commits satisfy
+PUSH_CONTENT_RULES = {"required_signatures", "commit_message_pattern", "branch_name_pattern",
+                      "commit_author_email_pattern", "committer_email_pattern", "file_path_restriction", "max_file_size"}
 #: the one GraphQL query the fake answers, whitespace-normalised (the bot's classic-rules query)
 _GRAPHQL_CLASSIC = re.compile(
     r"^query\s*\(\s*\$owner\s*:\s*String!\s*,\s*\$name\s*:\s*String!\s*,\s*\$cursor\s*:\s*String\s*\)\s*\{\s*"
@@ -241,8 +245,12 @@ class FakeRepo:
         return seen
 
     def is_protected(self, branch: str) -> bool:
-        """Covered by a classic branch protection rule or by an active ruleset (existing or not)."""
-        return any(classic_rule_matches(p, branch) for p in self.protected) or bool(self.rules_for(branch))
+        """Covered by a classic branch protection rule or by an active ruleset rule that guards the ref.
+
+        Content rules (signatures, commit message/email patterns, file limits) are met by the commits the
+        App creates through the API (GitHub signs them), so they do not refuse its pushes here."""
+        guards = [r for r in self.rules_for(branch) if r["type"] not in PUSH_CONTENT_RULES]
+        return any(classic_rule_matches(p, branch) for p in self.protected) or bool(guards)
 
     def rules_for(self, branch: str) -> list[dict[str, Any]]:
         """The active ruleset rules on `branch`, shaped like GET /repos/{owner}/{repo}/rules/branches/{branch}."""

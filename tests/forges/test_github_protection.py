@@ -108,6 +108,22 @@ async def test_a_ruleset_on_the_branch_refuses_the_write(forge: GitHubForge, gh:
     await assert_every_write_refused(forge, gh, f"ruleset {rid} from Repository {REPO}: ")
 
 
+async def test_org_wide_content_rules_do_not_block_the_bots_branches(forge: GitHubForge, gh: FakeGitHub) -> None:
+    """A security-minded org's `~ALL` ruleset requiring signed commits and commit-message patterns constrains what a
+    push contains (GitHub enforces it on the push; the App's API commits are signed): not a protected branch."""
+    gh.add_ruleset(REPO, include=["~ALL"], rules=["required_signatures", "commit_message_pattern",
+                                                   "committer_email_pattern", "max_file_size"], organization=True)
+    assert len(await forge.branch_rules(REPO, BRANCH)) == 4
+    assert await forge.protection(REPO, BRANCH) is None
+    sha = await forge.commit_files(REPO, BRANCH, [FileChange("a.txt", "x\n")], message="m")
+    assert gh.repo(REPO).refs[BRANCH] == sha
+    # the same ruleset plus one rule that guards the ref: refused, and the reason names only that rule
+    rid = gh.add_ruleset(REPO, include=["~ALL"], rules=["required_signatures", "non_fast_forward"])
+    forge._protection_cache.clear()
+    reason = await forge.protection(REPO, BRANCH)
+    assert reason == f"ruleset {rid} from Repository {REPO}: non_fast_forward"
+
+
 async def test_an_organisation_ruleset_refuses_the_write(forge: GitHubForge, gh: FakeGitHub) -> None:
     rid = gh.add_ruleset(REPO, include=["refs/heads/trustacks/**"], rules=["update"], organization=True)
     await assert_every_write_refused(forge, gh, f"ruleset {rid} from Organization acme: update")
