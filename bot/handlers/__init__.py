@@ -142,6 +142,10 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     # `trustacks serve` reads these: /readyz includes "policy loaded"; aclose runs after the workers stop.
     dispatch.ready_checks = {"policy": lambda: bool(policy.revisions)}  # type: ignore[attr-defined]
     dispatch.aclose = aclose  # type: ignore[attr-defined]
+    # the status page shows what the service decides with: the loaded policy and the decision log
+    dispatch.policy = policy  # type: ignore[attr-defined]
+    dispatch.policy_source = policy_source  # type: ignore[attr-defined]
+    dispatch.audit = audit  # type: ignore[attr-defined]
     return dispatch
 
 

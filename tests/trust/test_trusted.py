@@ -239,6 +239,9 @@ def test_build_dispatcher_loads_only_verified_policy(released, keypair, tmp_path
                                                    "TRUSTACKS_POLICY_PACKS": "soc2"}))
     try:
         assert dispatch.ready_checks["policy"]() is True
+        # what the status page and audit records show: the signed revisions, from the same engine
+        assert dispatch.policy.revisions["constitution"] == "1.0.0" and dispatch.policy.revisions["packs/soc2"] == "1.0.0"
+        assert "signed bundles verified" in dispatch.policy_source and dispatch.audit is not None
     finally:
         import asyncio
 
