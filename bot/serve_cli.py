@@ -164,13 +164,15 @@ async def _close_dispatcher(dispatcher: Dispatcher, log: logging.Logger) -> None
     "--config", "config_file", type=click.Path(dir_okay=False), default=None,
     help="TOML file with the same keys as the TRUSTACKS_* variables (lower case, no prefix).",
 )
-def serve_command(host: str | None, port: int | None, config_file: str | None) -> None:
+@click.option("--dry-run", is_flag=True,
+              help="Handle every event, write nothing to any repo except check runs (as TRUSTACKS_DRY_RUN=1).")
+def serve_command(host: str | None, port: int | None, config_file: str | None, dry_run: bool) -> None:
     """Run the webhook service: verify, persist, answer 202; workers handle the queue."""
     try:
         settings = load_settings(file=config_file)
     except ConfigError as exc:
         raise click.ClickException(f"{exc}\nSee docs/configuration.md.") from None
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("dry_run", dry_run or None)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)
     configure_logging(settings.log_level, secrets=settings.secrets())
 
