@@ -141,3 +141,32 @@ def test_generate_dry_run_lists_the_files_it_would_write_and_writes_none(tmp_pat
     real = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "real")])
     assert real.exit_code == 0, real.output
     assert listed == set(tree(tmp_path / "real")) and "app/acme/frontends/services/bff/Dockerfile" in listed
+
+
+# ---------------------------------------------------------------------------- serve
+
+
+@pytest.mark.parametrize("flag, env_dry, expected", [(True, "0", True), (False, "0", False), (False, "1", True)])
+def test_serve_dry_run_flag_reaches_the_dispatcher_settings(tmp_path, monkeypatch, flag, env_dry, expected):
+    """`serve --dry-run` is TRUSTACKS_DRY_RUN=1 for this run (what the dispatcher then does with it is tested
+    through build_dispatcher in test_wiring_dryrun.py); without the flag the variable decides."""
+    import bot.handlers
+    from bot import serve_cli
+
+    seen = {}
+
+    def build(settings):
+        seen["dispatcher"] = settings.dry_run
+        return object()
+
+    async def run(settings, dispatcher, **kwargs):
+        seen["service"] = settings.dry_run
+
+    monkeypatch.setattr(bot.handlers, "build_dispatcher", build)
+    monkeypatch.setattr(serve_cli, "run_service", run)
+    monkeypatch.setattr(serve_cli, "configure_logging", lambda *a, **k: None)
+    env = {"TRUSTACKS_GITHUB_WEBHOOK_SECRET": "serve-dry-run-secret", "TRUSTACKS_POLICY_UNSIGNED": "true",
+           "TRUSTACKS_DATA_DIR": str(tmp_path), "TRUSTACKS_DRY_RUN": env_dry}
+    result = CliRunner(env=env).invoke(cli, ["serve", *(["--dry-run"] if flag else [])])
+    assert result.exit_code == 0, result.output
+    assert seen == {"dispatcher": expected, "service": expected}
