@@ -95,6 +95,10 @@ class Flow:
     #: bot.allowlist.RepoFilter (TRUSTACKS_REPOS): repos it denies get no proposal, even when the Profile names them
     repo_filter: "object | None" = None
 
+    def allows(self, repo: str) -> bool:
+        """False for a repo TRUSTACKS_REPOS denies: nothing is read for or proposed to it."""
+        return self.repo_filter is None or bool(self.repo_filter.allows(repo))  # type: ignore[attr-defined]
+
     def config_for(self, repo: str):  # -> bot.orgconfig.EffectiveConfig
         from bot.orgconfig import OrgConfig
 
@@ -230,7 +234,7 @@ async def propose_generation(
 
     proposals = []
     for (repo, group), placed in sorted(by_repo.items()):
-        if flow.repo_filter is not None and not flow.repo_filter.allows(repo):  # type: ignore[attr-defined]
+        if not flow.allows(repo):
             log.info("not generating for %s: not allowed by TRUSTACKS_REPOS", repo)
             continue
         cfg = flow.config_for(repo)

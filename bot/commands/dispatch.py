@@ -243,7 +243,7 @@ async def _profile_repos(run: Run) -> list[str]:
         if profile is not None:
             repos.update(s.repo for s in profile.services())
     repos.discard(run.platform)
-    return sorted(repos)
+    return sorted(r for r in repos if run.flow.allows(r))  # a repo TRUSTACKS_REPOS denies is not even read
 
 
 async def _propose_profile(run: Run) -> tuple[Proposal | None, list[str]]:

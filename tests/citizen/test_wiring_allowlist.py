@@ -78,3 +78,21 @@ async def test_a_profile_naming_a_denied_repo_generates_nothing_there(world):
     assert [w for w in world.writes() if w.repo == LEGACY] == []
     assert [b for (r, b) in await world.refs() if r == LEGACY] == ["main"]
     assert await world.prs(LEGACY) == []
+
+
+async def test_discover_on_the_platform_repo_does_not_read_a_denied_repo(world):
+    """`/trustacks discover` on the platform repo re-reads every repo the Profile names, except denied ones."""
+    await world.start([LEGACY, APP, PLATFORM])
+    world.dispatcher()
+    pr = await onboard(world, [LEGACY, APP, PLATFORM])
+    await merge_profile(world, pr)
+    filtered(world)
+    # a new tool in the denied repo: discovery there would propose it
+    await world.push(LEGACY, "main", {"sonar-project.properties": "sonar.projectKey=legacy\n"})
+    [merged] = [p for p in await world.prs(PLATFORM) if p.number == pr.number]
+    world.mark()
+    await say(world, merged, "/trustacks discover", user=WRITER)
+    for p in await world.bot_prs(PLATFORM, kind="profile/"):
+        if p.state.value == "open":
+            assert "sonar" not in (await world.read(PLATFORM, p.head, PROFILE_PATH) or "").lower()
+    assert [w for w in world.writes() if w.repo == LEGACY] == []
