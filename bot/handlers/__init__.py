@@ -35,12 +35,14 @@ def make_dispatcher(
     repo_filter: Any | None = None,
     dry_run: bool = False,
     audit: Any | None = None,
+    store: Any | None = None,
 ) -> Dispatcher:
     """A dispatcher over explicit collaborators.
 
     `kv`: the store's key/value table (last good org config, noise limits); `repo_filter`: the
     server-wide allowlist (bot.allowlist.RepoFilter); `dry_run`: TRUSTACKS_DRY_RUN; `audit`: the
-    hash-chained decision log; `outcomes` (if given) collects (delivery, outcome) for tests.
+    hash-chained decision log; `store`: the job store (the dashboard lists and retries the org's failed
+    jobs); `outcomes` (if given) collects (delivery, outcome) for tests.
     """
     from bot.handlers.citizen import load_org_config, release_held
     from bot.handlers.dashboard_flow import refresh_dashboard
@@ -78,12 +80,16 @@ def make_dispatcher(
                     audit=audit, delivery_id=job.delivery_id, org_config=org,
                     limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None,
                     repo_filter=repo_filter)
-        ctx = HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id)
+        ctx = HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id, store=store)
         result = await handler(ctx)
         released = await release_held(flow)
         if event.kind in _DASHBOARD_EVENTS and await _onboarded(flow):
             result += f"; {await refresh_dashboard(ctx, limiter=flow.limiter)}"
-        return result + (f"; released {', '.join(released)}" if released else "")
+        result += f"; released {', '.join(released)}" if released else ""
+        if forge.dry_run:
+            suppressed = len(getattr(forge, "suppressed", []) or [])
+            result = f"dry run, {suppressed} write(s) not made: {result}"
+        return result
 
     return dispatch
 
@@ -130,7 +136,7 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     dispatch = make_dispatcher(
         forge_for=factory, policy=policy, platform_repo=settings.platform_repo or "platform",
         ignore_emails=tuple(getattr(settings, "ignore_emails", ()) or ()),
-        kv=kv, repo_filter=_repo_filter(settings),
+        kv=kv, store=kv, repo_filter=_repo_filter(settings),
         dry_run=bool(getattr(settings, "dry_run", False)), audit=audit,
     )
 
@@ -168,7 +174,8 @@ def _service_policy(settings: Any) -> tuple[Any, str]:
 
 
 class _LazyKV:
-    """The store's key/value table, opened on first use (the dispatcher is built before the loop runs)."""
+    """The store's key/value table and job listing, opened on first use (the dispatcher is built before the
+    loop runs): limits and last-good config use the KV; the dashboard lists and retries failed jobs."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -191,6 +198,15 @@ class _LazyKV:
 
     async def delete_kv(self, key: str) -> bool:
         return bool(await (await self._ready()).delete_kv(key))
+
+    async def list_jobs(self, state: str | None = None, *, limit: int = 100) -> list[Any]:
+        return list(await (await self._ready()).list_jobs(state, limit=limit))
+
+    async def get_job(self, job_id: int) -> Any:
+        return await (await self._ready()).get_job(job_id)
+
+    async def retry(self, job_id: int) -> bool:
+        return bool(await (await self._ready()).retry(job_id))
 
     async def close(self) -> None:
         if self._opened:

@@ -33,7 +33,7 @@ ACTION_FAILED = "failed: {error}. Tick the box again to retry."
 async def on_issue_edited(ctx: "HandlerContext", *, store: Any = None) -> str:
     """Run the actions newly ticked on the dashboard issue; returns a short outcome for the log."""
     ev, forge, flow = ctx.event, ctx.forge, ctx.flow
-    store = store if store is not None else getattr(ctx, "store", None)
+    store = store if store is not None else ctx.store
     if ev.repo != flow.platform_repo:
         return "ignored: not the platform repo"
     if ev.previous_body is None:
@@ -105,7 +105,7 @@ async def refresh_dashboard(ctx: "HandlerContext", *, outcomes: Any = (), store:
 
     Never fails the job: the event's own work is done, and the next event refreshes the dashboard again.
     """
-    store = store if store is not None else getattr(ctx, "store", None)
+    store = store if store is not None else ctx.store
     try:
         result = await dashboard.ensure_dashboard(ctx.forge, platform_repo=ctx.flow.platform_repo,
                                                   policy=ctx.flow.policy, store=store, outcomes=list(outcomes),

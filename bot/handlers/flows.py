@@ -42,6 +42,8 @@ class HandlerContext:
     flow: pipeline.Flow
     event: Event
     delivery_id: str = ""
+    #: the job store (bot.store), for the dashboard's failed-jobs list and retries; None in tests without one
+    store: Any = None
 
 
 async def opted_out(ctx: HandlerContext) -> bool:

@@ -51,3 +51,38 @@ async def test_refresh_never_fails_the_job(org: Org):
 
     org.forge.find_issues = broken
     assert await refresh_dashboard(ctx) == "dashboard not refreshed: RuntimeError"
+
+
+async def test_the_dispatcher_hands_the_dashboard_its_job_store(org: Org, store):
+    """Through the real dispatcher: a push refreshes the dashboard with this org's failed jobs (not another
+    tenant's), and ticking retry on it puts the job back in the queue."""
+    from types import SimpleNamespace
+
+    from bot.handlers import make_dispatcher
+
+    from .conftest import APP, WRITER, dead_job, edit_payload, tick
+
+    org.merge_profile()
+    mine = await dead_job(store, APP, "d-mine")
+    other = await dead_job(store, "globex/app", "d-other")
+
+    async def forge_for(event):
+        return org.forge
+
+    outcomes: list[tuple[str, str]] = []
+    dispatch = make_dispatcher(forge_for=forge_for, policy=org.engine, platform_repo=PLATFORM, store=store,
+                               outcomes=outcomes)
+    push = {"ref": "refs/heads/main", "after": await org.forge.branch_sha(APP, "main"),
+            "repository": {"full_name": APP, "default_branch": "main"}, "sender": {"login": WRITER},
+            "installation": {"id": 1}}
+    await dispatch(SimpleNamespace(forge="github", event="push", payload=push, delivery_id="p-1"))
+    assert "dashboard created" in outcomes[-1][1], outcomes
+    [issue] = org.issues()
+    assert f"retry:{mine} -->" in issue.body and f"retry:{other} -->" not in issue.body
+
+    ticked = tick(issue.body, f"retry:{mine}")
+    org.admin.edit_issue(PLATFORM, issue.number, ticked, user=WRITER)
+    payload = edit_payload(issue, old=issue.body, new=ticked, sender=WRITER)
+    await dispatch(SimpleNamespace(forge="github", event="issues", payload=payload, delivery_id="e-1"))
+    assert outcomes[-1][1] == f"ran retry:{mine}", outcomes
+    assert (await store.get_job(mine)).state == "queued" and (await store.get_job(other)).state == "dead"
