@@ -517,7 +517,8 @@ def constitution():
 
 @pytest.mark.heavy
 def test_engine_load_refuses_or_keeps_every_constitution_denial(budget, constitution):
-    """The runtime's own loader on an overlay (in process, as `PolicyEngine.load(overlay_dir=...)` does)."""
+    """The engine's own checks on an overlay, behind the linter: `PolicyEngine.load(overlay_dir=...)` runs the
+    ratchet linter first, then compiles with these same `from_sources` checks (in process here)."""
 
     @budget.settings()
     @given(st.data())
