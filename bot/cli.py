@@ -40,7 +40,7 @@ SHORT_HELP: dict[str, str] = {
     "discover": "Detect a repo's stack with evidence and propose Profile changes.",
     "generate": "Generate CI, Dockerfile, Helm/Kustomize and Argo CD/Flux files from a Profile.",
     "rule": "List rules (`rule list [--layer] [--pack]`) or show one (`rule show ID`).",
-    "policy": "Run the Rego tests (`policy test [--coverage]`) or evaluate an input (`policy eval`).",
+    "policy": "Rego tests (`policy test [--coverage]`), the overlay ratchet linter (`policy lint`), `policy eval`.",
     "gaps": "Gap Analysis Report: rules the Profile's tooling cannot satisfy (md or json).",
     "bundle": "Build, sign and verify OPA policy bundles (`bundle build|sign|verify|release`).",
     "keys": "Generate an ES256 signing key pair (`keys generate`).",
