@@ -315,8 +315,10 @@ def decision_record(
         "delivery_id": delivery_id,
         "repo": repo,
         "subject": subject,
-        "waivers_applied": list(waivers_applied or []),
-        "waivers_ignored": list(waivers_ignored or []),
+        "waivers_applied": list(waivers_applied if waivers_applied is not None else (
+            {**w.waiver, "lifted": w.was, "msg": w.violation.msg} for w in getattr(decision, "waived", []))),
+        "waivers_ignored": list(waivers_ignored if waivers_ignored is not None else (
+            {"reason": text} for text in getattr(decision, "waivers_ignored", []))),
     }
 
 

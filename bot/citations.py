@@ -9,7 +9,7 @@ same headings back from an agent's PR body to check they are still there (TS-CIT
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from bot.models import Decision, Proposal, Violation
 from bot.pr_identity import input_hash, marker
@@ -50,6 +50,12 @@ FOOTER = "_Agents propose. Policy decides. Humans approve._ Comment `/trustacks 
 RESULT_DENY = "denied: {msg}"
 RESULT_WARN = "warning: {msg}"
 RESULT_CITED = "cited, satisfied"
+RESULT_WAIVED = "waived until {expires} ({approver}): {msg}"
+WAIVED_ITEM = ("- 🔓 `{rule}` ({severity}) waived, would have been a {was}: {msg}\n"
+               "  - waiver: approved by {approver} for `{repo}` paths `{path}` until {expires}: {reason}")
+WAIVED_NOTE = ("{count} pack or overlay violation(s) lifted by signed, unexpired waivers (listed below); "
+               "constitution rules are never waived.")
+IGNORED_WAIVER_ITEM = "- ⚪ waiver not applied: {text}"
 
 
 def render_pr_body(
@@ -74,7 +80,8 @@ def render_pr_body(
 
 def cited_rules(proposal: Proposal, decision: Decision) -> list[str]:
     """Rules the proposal cites first, then those the decision names, without repeats."""
-    return list(dict.fromkeys([*getattr(proposal, "citations", []), *decision.cited_rules]))
+    return list(dict.fromkeys([*getattr(proposal, "citations", []), *decision.cited_rules,
+                               *(w.violation.rule for w in decision.waived)]))
 
 
 # --------------------------------------------------------------------------- sections
@@ -92,10 +99,15 @@ def _proposal_section(proposal: Proposal) -> str:
 
 def _policy_section(proposal: Proposal, decision: Decision, engine: "PolicyEngine | None") -> str:
     lines = [HEADINGS["policy"], VERDICT_LINE[decision.verdict], ""]
+    if decision.waived:
+        lines[-1:] = [WAIVED_NOTE.format(count=len(decision.waived)), ""]
     by_rule: dict[str, list[tuple[str, Violation]]] = {}
     for effect, items in (("deny", decision.deny), ("warn", decision.warn)):
         for v in items:
             by_rule.setdefault(v.rule, []).append((effect, v))
+    waived_by_rule: dict[str, Any] = {}
+    for w in decision.waived:
+        waived_by_rule.setdefault(w.violation.rule, w)
     rules = cited_rules(proposal, decision)
     if rules:
         lines.append(RULES_TABLE_HEAD)
@@ -106,6 +118,10 @@ def _policy_section(proposal: Proposal, decision: Decision, engine: "PolicyEngin
                 result = "; ".join(
                     (RESULT_DENY if effect == "deny" else RESULT_WARN).format(msg=_cell(v.msg)) for effect, v in found[:3]
                 ) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+            elif rule_id in waived_by_rule:
+                w = waived_by_rule[rule_id]
+                result = RESULT_WAIVED.format(expires=w.waiver.get("expires", "?"), approver=_cell(w.waiver.get("approver", "?")),
+                                              msg=_cell(w.violation.msg))
             else:
                 result = RESULT_CITED
             lines.append(RULE_ROW.format(id=rule_id, title=_cell(title), layer=layer, result=result))
@@ -114,6 +130,11 @@ def _policy_section(proposal: Proposal, decision: Decision, engine: "PolicyEngin
         for v in items:
             lines.append(FINDING_ITEM.format(mark="❌" if effect == "deny" else "⚠️", rule=v.rule, severity=v.severity, msg=v.msg))
             lines += [BECAUSE_ITEM.format(because=b) for b in v.because]
+    for w in decision.waived:
+        v = w.violation
+        lines.append(WAIVED_ITEM.format(rule=v.rule, severity=v.severity, was=w.was, msg=v.msg,
+                                        **{k: w.waiver.get(k, "?") for k in ("approver", "repo", "path", "expires", "reason")}))
+    lines += [IGNORED_WAIVER_ITEM.format(text=t) for t in decision.waivers_ignored]
     if decision.bundle_revisions or decision.rules_evaluated:
         revs = ", ".join(f"{k} `{v}`" for k, v in sorted(decision.bundle_revisions.items())) or "n/a"
         if lines[-1]:

@@ -93,6 +93,8 @@ class Settings:
     constitution_pin_file: Path | None = None
     #: development only: load the rules shipped in the package, unsigned (never in production)
     policy_unsigned: bool = False
+    #: trusted waiver approvers' public keys, one `<approver>.pub` each; without it every waiver is ignored
+    waiver_keys_dir: Path | None = None
     #: fnmatch patterns of commit emails that do not count as a human edit of a bot branch
     ignore_emails: tuple[str, ...] = ()
     #: server-wide repo allowlist/denylist (globs, `!` negation, last match wins; empty = every repo)
@@ -156,6 +158,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "POLICY_PUBLIC_KEY_FILE": ("path", "policy_public_key_file"),
     "CONSTITUTION_PIN_FILE": ("path", "constitution_pin_file"),
     "POLICY_UNSIGNED": ("bool", "policy_unsigned"),
+    "WAIVER_KEYS_DIR": ("path", "waiver_keys_dir"),
     "IGNORE_EMAILS": ("list", "ignore_emails"),
     "REPOS": ("str", "repos"),
     "DRY_RUN": ("bool", "dry_run"),
@@ -254,6 +257,9 @@ def _check_policy_source(values: Mapping[str, Any]) -> None:
     if bundle_dir is not None and values.get("policy_unsigned"):
         raise ConfigError("set either TRUSTACKS_POLICY_BUNDLE_DIR (signed bundles) or TRUSTACKS_POLICY_UNSIGNED "
                           "(development only), not both")
+    waiver_dir = values.get("waiver_keys_dir")
+    if waiver_dir is not None and not waiver_dir.is_dir():
+        raise ConfigError(f"TRUSTACKS_WAIVER_KEYS_DIR: {waiver_dir} is not a directory of <approver>.pub files")
     if bundle_dir is not None and bundle_dir.exists() and not bundle_dir.is_dir():
         raise ConfigError(f"TRUSTACKS_POLICY_BUNDLE_DIR: {bundle_dir} is not a directory")
 

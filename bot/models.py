@@ -163,6 +163,17 @@ class Violation:
     because: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Waived:
+    """A pack or overlay violation a signed, unexpired waiver covers: reported, not enforced."""
+
+    violation: Violation
+    #: the waiver's audit record (rule, repo, path, approver, expires, reason)
+    waiver: dict[str, str]
+    #: "deny" or "warn": what the violation would have been
+    was: str = "deny"
+
+
 @dataclass
 class Decision:
     """The policy verdict on one proposal. Any deny means the proposal is not opened."""
@@ -172,6 +183,10 @@ class Decision:
     required_tooling: list[str] = field(default_factory=list)
     bundle_revisions: dict[str, str] = field(default_factory=dict)
     rules_evaluated: list[str] = field(default_factory=list)
+    #: violations lifted by a signed waiver (never a constitution rule)
+    waived: list[Waived] = field(default_factory=list)
+    #: waivers in the waiver file that did not apply to anything because they are invalid, and why
+    waivers_ignored: list[str] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:

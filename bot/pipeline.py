@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
 
 from bot.forges.base import Forge, NotFoundError
 from bot.models import (
@@ -94,6 +94,8 @@ class Flow:
     limiter: "object | None" = None
     #: bot.allowlist.RepoFilter (TRUSTACKS_REPOS): repos it denies get no proposal, even when the Profile names them
     repo_filter: "object | None" = None
+    #: trusted waiver approvers' public keys (TRUSTACKS_WAIVER_KEYS_DIR); a waiver signed by anyone else is ignored
+    waiver_keys: Mapping[str, bytes] = field(default_factory=dict)
 
     def allows(self, repo: str) -> bool:
         """False for a repo TRUSTACKS_REPOS denies: nothing is read for or proposed to it."""
@@ -327,8 +329,13 @@ def _version() -> str:
 
 
 async def evaluate(flow: Flow, proposal: Proposal, profile: Profile | None) -> Decision:
-    """The policy verdict; fails closed (the engine turns its own errors into a denial). Audited."""
+    """The policy verdict; fails closed (the engine turns its own errors into a denial). Audited.
+
+    Signed, unexpired waivers merged in the platform repo's `.trustacks/waivers.yaml` lift the pack or
+    overlay violations they cover (never a constitution rule); the PR body and the audit say so.
+    """
     decision: Decision = flow.policy.evaluate(proposal, profile)  # type: ignore[attr-defined]
+    decision = await _with_waivers(flow, proposal, decision)
     if flow.audit is not None:
         digest = proposal.input_hash or input_hash(proposal.kind.value, proposal.repo,
                                                    [(f.path, f.new) for f in proposal.files])
@@ -336,6 +343,26 @@ async def evaluate(flow: Flow, proposal: Proposal, profile: Profile | None) -> D
             decision, input_digest=digest, actor=flow.actor, delivery_id=flow.delivery_id,
             repo=proposal.repo, subject=proposal.title)
     return decision
+
+
+async def _with_waivers(flow: Flow, proposal: Proposal, decision: Decision) -> Decision:
+    from bot.commands.waiver import WAIVERS_PATH
+    from bot.policy.waivers import WaiverError, apply_waivers, load_waivers
+
+    if not (decision.deny or decision.warn):
+        return decision
+    try:
+        text = await flow.forge.read_file(flow.platform_repo, WAIVERS_PATH)
+    except NotFoundError:
+        return decision  # no platform repo yet (onboarding): no waivers
+    if text is None:
+        return decision
+    constitution = [m.id for m in flow.policy.rules(layer="constitution")]  # type: ignore[attr-defined]
+    try:
+        waivers = load_waivers(text, trusted_keys=flow.waiver_keys, constitution_rules=constitution)
+    except WaiverError as exc:
+        return replace(decision, waivers_ignored=[f"{WAIVERS_PATH} cannot be read, so no waiver applies: {exc}"])
+    return apply_waivers(decision, waivers, repo=proposal.repo, paths=[f.path for f in proposal.files])
 
 
 def render_body(flow: Flow, proposal: Proposal, decision: Decision, profile: Profile | None) -> str:

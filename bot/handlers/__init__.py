@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from bot.forges.base import Forge
 from bot.handlers.events import Event, Kind, PayloadError, normalize
@@ -36,13 +36,15 @@ def make_dispatcher(
     dry_run: bool = False,
     audit: Any | None = None,
     store: Any | None = None,
+    waiver_keys: Mapping[str, bytes] | None = None,
 ) -> Dispatcher:
     """A dispatcher over explicit collaborators.
 
     `kv`: the store's key/value table (last good org config, noise limits); `repo_filter`: the
     server-wide allowlist (bot.allowlist.RepoFilter); `dry_run`: TRUSTACKS_DRY_RUN; `audit`: the
     hash-chained decision log; `store`: the job store (the dashboard lists and retries the org's failed
-    jobs); `outcomes` (if given) collects (delivery, outcome) for tests.
+    jobs); `waiver_keys`: trusted approvers' public keys (TRUSTACKS_WAIVER_KEYS_DIR); `outcomes` (if given)
+    collects (delivery, outcome) for tests.
     """
     from bot.handlers.citizen import load_org_config, release_held
     from bot.handlers.dashboard_flow import refresh_dashboard
@@ -79,7 +81,7 @@ def make_dispatcher(
         flow = Flow(forge=forge, policy=policy, platform_repo=platform, ignore_emails=ignore_emails,
                     audit=audit, delivery_id=job.delivery_id, org_config=org,
                     limiter=NoiseLimiter(kv, scope=platform) if kv is not None else None,
-                    repo_filter=repo_filter)
+                    repo_filter=repo_filter, waiver_keys=dict(waiver_keys or {}))
         ctx = HandlerContext(forge=forge, flow=flow, event=event, delivery_id=job.delivery_id, store=store)
         result = await handler(ctx)
         released = await release_held(flow)
@@ -136,7 +138,7 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     dispatch = make_dispatcher(
         forge_for=factory, policy=policy, platform_repo=settings.platform_repo or "platform",
         ignore_emails=tuple(getattr(settings, "ignore_emails", ()) or ()),
-        kv=kv, store=kv, repo_filter=_repo_filter(settings),
+        kv=kv, store=kv, repo_filter=_repo_filter(settings), waiver_keys=_waiver_keys(settings),
         dry_run=bool(getattr(settings, "dry_run", False)), audit=audit,
     )
 
@@ -153,6 +155,23 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     dispatch.policy_source = policy_source  # type: ignore[attr-defined]
     dispatch.audit = audit  # type: ignore[attr-defined]
     return dispatch
+
+
+def _waiver_keys(settings: Any) -> dict[str, bytes]:
+    """Trusted approvers' public keys from TRUSTACKS_WAIVER_KEYS_DIR (none: every waiver is ignored)."""
+    from bot.config import ConfigError
+    from bot.policy.keys import KeyFormatError
+    from bot.policy.waivers import approver_keys
+
+    directory = getattr(settings, "waiver_keys_dir", None)
+    if directory is None:
+        return {}
+    try:
+        found = approver_keys(directory)
+    except (KeyFormatError, OSError) as exc:
+        raise ConfigError(f"TRUSTACKS_WAIVER_KEYS_DIR: {directory}: {exc}") from None
+    log.info("waiver approvers trusted: %s", ", ".join(sorted(found)) or "none")
+    return found
 
 
 def _service_policy(settings: Any) -> tuple[Any, str]:

@@ -487,12 +487,14 @@ def waiver_sign(rule: str, repo: str, path_glob: str, reason: str, approver: str
 def waiver_check(file_path: Path, key_specs: Sequence[str], keys_dir: Path | None, today: dt.datetime | None,
                  rules_dir: Path | None) -> None:
     """List which waivers apply and which are ignored (and why); exits 1 if any is ignored."""
-    from bot.policy.waivers import WaiverError, load_waivers
+    from bot.policy.waivers import WaiverError, approver_keys, load_waivers
 
     trusted: dict[str, bytes] = {}
     if keys_dir is not None:
-        for pub in sorted(keys_dir.glob("*.pub")):
-            trusted[pub.stem] = pub.read_bytes()
+        try:
+            trusted.update(approver_keys(keys_dir))
+        except keys.KeyFormatError as exc:
+            _fail(f"{keys_dir}: {exc}")
     for spec in key_specs:
         approver, sep, path = spec.partition("=")
         if not sep:

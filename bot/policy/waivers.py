@@ -258,7 +258,10 @@ def read_entries(source: str | bytes | Path) -> list[tuple[int, Any]]:
             raise WaiverError(f"{source} is over {MAX_FILE_BYTES} bytes")
         text = source.read_text(encoding="utf-8")
     elif isinstance(source, bytes):
-        text = source.decode("utf-8")
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WaiverError("waiver file is not UTF-8") from None
     else:
         text = source
     if len(text) > MAX_FILE_BYTES:
@@ -363,3 +366,47 @@ def dump_waivers(waivers: Iterable[Waiver]) -> str:
     buf = io.StringIO()
     yaml.dump({"waivers": [w.as_entry() for w in waivers]}, buf)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def waivable(violation: Any) -> bool:
+    """Only pack (`packs/<name>`) and overlay violations; never the constitution or the engine's fail-closed denial."""
+    layer = str(violation.layer)
+    return (layer == "overlay" or layer == "packs" or layer.startswith("packs/")) and not is_constitution_rule(violation.rule)
+
+
+def apply_waivers(decision: Any, waivers: WaiverSet, *, repo: str, paths: Iterable[str]) -> Any:
+    """`decision` with each pack/overlay violation an active waiver covers moved to `decision.waived`.
+
+    A waiver covers a violation when it names the rule, its repo glob matches `repo`, and its path glob
+    matches every changed path (a waiver for one directory does not lift a rule for a change that also
+    touches others). Rejected waivers are listed in `decision.waivers_ignored`. Pure: nothing is read.
+    """
+    from bot.models import Waived
+
+    paths = list(paths)
+    kept: dict[str, list[Any]] = {"deny": [], "warn": []}
+    waived = list(decision.waived)
+    for kind in ("deny", "warn"):
+        for violation in getattr(decision, kind):
+            waiver = waivers.find(violation.rule, repo=repo, paths=paths) if waivable(violation) else None
+            if waiver is None:
+                kept[kind].append(violation)
+            else:
+                waived.append(Waived(violation=violation, waiver=waiver.as_record(), was=kind))
+    ignored = [*decision.waivers_ignored,
+               *(f"{r.rule or '?'} (line {r.line}): {r.reason}" for r in waivers.rejected)]
+    return replace(decision, deny=kept["deny"], warn=kept["warn"], waived=waived, waivers_ignored=ignored)
+
+
+def approver_keys(directory: Path) -> dict[str, bytes]:
+    """Trusted approver public keys: `<approver>.pub` files in `directory` (never from a repository)."""
+    keys_found: dict[str, bytes] = {}
+    for pub in sorted(Path(directory).glob("*.pub")):
+        if pub.is_file():
+            data = pub.read_bytes()
+            keys.load_public_key(data)  # KeyFormatError names the bad file's content problem
+            keys_found[pub.stem] = data
+    return keys_found
