@@ -39,11 +39,14 @@ SECRETS = {
     "trustacks-github": {"private-key.pem": PEM, "webhook-secret": "gh-hook-secret-value"},
     "trustacks-gitlab": {"webhook-token": "gl-hook-token-value", "api-token": "gl-api-token-value"},
     "trustacks-postgres": {"url": "postgresql://trustacks:pw@db.internal:5432/trustacks"},
+    "trustacks-status": {"token": "status-page-operator-token-value"},
 }
 #: the ConfigMap or Secret names the ci/ values give for the policy bundles and their public key
 POLICY_BUNDLES, POLICY_KEY = "trustacks-policy", "trustacks-policy-key"
 #: where the image expects them (Dockerfile ENV); the chart mounts them there
 POLICY_DIR, POLICY_KEY_FILE = "/etc/trustacks/policy", "/etc/trustacks/policy-key/trustacks.pub"
+#: where the chart mounts the status page's operator token (statusPage.existingSecret)
+STATUS_DIR, STATUS_TOKEN_FILE = "/etc/trustacks/status", "/etc/trustacks/status/token"
 SIGNED = {"github": {"appId": 1, "existingSecret": "s"},
           "policy": {"bundles": {"existingConfigMap": "p"}, "publicKey": {"existingConfigMap": "k"}}}
 
@@ -192,6 +195,12 @@ def test_values_cover_the_default_and_postgresql_releases():
          "Additional properties are not allowed"),
         ({**SIGNED, "config": {"extraEnv": {"POLICY_UNSIGNED": "true"}}}, "extraEnv"),
         ({**SIGNED, "config": {"extraEnv": {"POLICY_BUNDLE_DIR": "/tmp/mine"}}}, "extraEnv"),
+        # the status page's token comes only from statusPage.existingSecret, as a mounted file
+        ({**SIGNED, "config": {"extraEnv": {"STATUS_TOKEN": "0123456789abcdef0123"}}}, "extraEnv"),
+        ({**SIGNED, "config": {"extraEnv": {"STATUS_TOKEN_FILE": "/tmp/token"}}}, "extraEnv"),
+        ({**SIGNED, "statusPage": {"token": "0123456789abcdef0123"}}, "Additional properties are not allowed"),
+        ({**SIGNED, "statusPage": {"existingSecret": "Not_A_Name"}}, "statusPage.existingSecret"),
+        ({**SIGNED, "statusPage": {"existingSecret": "st", "tokenKey": ""}}, "statusPage.tokenKey"),
     ],
 )
 def test_unusable_values_fail_the_render_with_a_clear_message(override, message):
@@ -341,6 +350,10 @@ def test_container_environment_is_a_valid_service_configuration(name, tmp_path, 
     if v.get("gitlab", {}).get("enabled"):
         assert settings.gitlab_webhook_token.reveal() == SECRETS["trustacks-gitlab"]["webhook-token"]
         assert settings.gitlab_api_token.reveal() == SECRETS["trustacks-gitlab"]["api-token"]
+    if v.get("statusPage", {}).get("existingSecret"):
+        assert settings.status_token.reveal() == SECRETS[v["statusPage"]["existingSecret"]]["token"]
+    else:
+        assert settings.status_token is None, "no token, no status page"
     expected_db = "postgresql" if v.get("database", {}).get("existingSecret") else "sqlite"
     assert settings.database_kind == expected_db
     if expected_db == "sqlite":  # the queue file is on the data volume, not the read-only root
@@ -406,6 +419,62 @@ def test_policy_volumes_mounts_and_environment(name):
     assert key["items"] == [{"key": policy["publicKey"].get("key", "trustacks.pub"), "path": "trustacks.pub"}]
 
 
+@pytest.mark.parametrize("name", VALUES)
+def test_status_page_token_volume_mount_and_environment(name):
+    """With statusPage.existingSecret: that Secret's token key, read-only (0440) at STATUS_TOKEN_FILE,
+    and TRUSTACKS_STATUS_TOKEN_FILE naming it. Without: no volume, no mount, no variable (no page)."""
+    objs = objects(name)
+    spec = pod_spec(objs)
+    (container,) = spec["containers"]
+    config = only(objs, "ConfigMap")["data"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    secret = values(name).get("statusPage", {}).get("existingSecret")
+    assert not [k for k in config if k.startswith("TRUSTACKS_STATUS_TOKEN") and k != "TRUSTACKS_STATUS_TOKEN_FILE"]
+    if not secret:
+        assert "status" not in volumes and STATUS_DIR not in mounts
+        assert "TRUSTACKS_STATUS_TOKEN_FILE" not in config
+        return
+    assert config["TRUSTACKS_STATUS_TOKEN_FILE"] == STATUS_TOKEN_FILE
+    assert mounts[STATUS_DIR] == {"name": "status", "mountPath": STATUS_DIR, "readOnly": True}
+    assert volumes["status"] == {"name": "status", "secret": {
+        "secretName": secret, "defaultMode": 0o440, "items": [{"key": "token", "path": "token"}]}}
+    for value in SECRETS[secret].values():  # the token is a file, never a ConfigMap value
+        assert value not in json.dumps(objs)
+
+
+def test_status_page_token_key_is_a_value():
+    """A Secret made elsewhere (External Secrets, Sealed Secrets) with another key name still lands at
+    /etc/trustacks/status/token, and the release validates."""
+    objs = render_chart(CHART, values={**SIGNED, "statusPage": {"existingSecret": "ops-status",
+                                                               "tokenKey": "operator.token"}}).objects()
+    for obj in objs:
+        assert validation_errors(obj) == [], f"{obj['kind']}/{obj['metadata']['name']}"
+    volumes = {v["name"]: v for v in pod_spec(objs)["volumes"]}
+    assert volumes["status"]["secret"]["items"] == [{"key": "operator.token", "path": "token"}]
+    assert only(objs, "ConfigMap")["data"]["TRUSTACKS_STATUS_TOKEN_FILE"] == STATUS_TOKEN_FILE
+
+
+def test_the_pod_loads_its_status_token(tmp_path, released):
+    """The rendered environment and the mounted Secret (the kubelet's symlinked layout, as for the
+    policy volumes) load into settings.status_token: the file's trailing newline dropped, nothing
+    else; the smallest release has no token, so no status page."""
+    token = "0123456789abcdef0123456789abcdef"
+    sources = {**released, ("secret", "ops-status"): {"operator.token": token + "\n"}}
+    objs = render_chart(CHART, values={**values("default"), "statusPage": {"existingSecret": "ops-status",
+                                                                          "tokenKey": "operator.token"}}).objects()
+    env = container_environment(objs, tmp_path / "with", sources)
+    local = tmp_path / "with" / STATUS_TOKEN_FILE.lstrip("/")
+    assert env["TRUSTACKS_STATUS_TOKEN_FILE"] == str(local) and local.is_symlink()
+    assert "TRUSTACKS_STATUS_TOKEN" not in env
+    settings = load_settings(env=env)
+    assert settings.warnings == ()
+    assert settings.status_token is not None and settings.status_token.reveal() == token
+    assert token not in repr(settings.status_token)
+    without = load_settings(env=container_environment(objects("default"), tmp_path / "without", sources))
+    assert without.status_token is None
+
+
 def test_chart_mounts_policy_where_the_image_expects_it():
     image = image_environment()
     assert image["TRUSTACKS_POLICY_BUNDLE_DIR"] == POLICY_DIR
@@ -448,6 +517,17 @@ def test_notes_say_where_policy_comes_from():
     assert "rollout restart deployment/trustacks" in notes  # policy loads once: a new release needs a restart
     assert "Secret trustacks-policy" in _rendered("persistence").notes
     assert "UNSIGNED" in _rendered("unsigned").notes and "Development only" in _rendered("unsigned").notes
+
+
+def test_notes_say_how_to_reach_the_status_page():
+    notes = _rendered("postgresql").notes
+    assert "Status page (read-only; token from Secret trustacks-status, key token)" in notes
+    assert "The Ingress does not route it" in notes
+    assert "port-forward service/trustacks 8080:80" in notes
+    assert "get secret trustacks-status -o jsonpath='{.data.token}'" in notes
+    assert "Status page: off. Set statusPage.existingSecret" in _rendered("default").notes
+    dotted = render_chart(CHART, values={**SIGNED, "statusPage": {"existingSecret": "st", "tokenKey": "a.b"}}).notes
+    assert "jsonpath='{.data.a\\.b}'" in dotted  # kubectl's jsonpath needs the dot escaped
 
 
 def test_schema_is_valid_and_defaults_pass_it():
