@@ -346,8 +346,7 @@ async def evaluate(flow: Flow, proposal: Proposal, profile: Profile | None) -> D
 
 
 async def _with_waivers(flow: Flow, proposal: Proposal, decision: Decision) -> Decision:
-    from bot.commands.waiver import WAIVERS_PATH
-    from bot.policy.waivers import WaiverError, apply_waivers, load_waivers
+    from bot.policy.waivers import WAIVERS_PATH, waive
 
     if not (decision.deny or decision.warn):
         return decision
@@ -355,14 +354,9 @@ async def _with_waivers(flow: Flow, proposal: Proposal, decision: Decision) -> D
         text = await flow.forge.read_file(flow.platform_repo, WAIVERS_PATH)
     except NotFoundError:
         return decision  # no platform repo yet (onboarding): no waivers
-    if text is None:
-        return decision
     constitution = [m.id for m in flow.policy.rules(layer="constitution")]  # type: ignore[attr-defined]
-    try:
-        waivers = load_waivers(text, trusted_keys=flow.waiver_keys, constitution_rules=constitution)
-    except WaiverError as exc:
-        return replace(decision, waivers_ignored=[f"{WAIVERS_PATH} cannot be read, so no waiver applies: {exc}"])
-    return apply_waivers(decision, waivers, repo=proposal.repo, paths=[f.path for f in proposal.files])
+    return waive(decision, text, trusted_keys=flow.waiver_keys, constitution_rules=constitution,
+                 repo=proposal.repo, paths=[f.path for f in proposal.files])
 
 
 def render_body(flow: Flow, proposal: Proposal, decision: Decision, profile: Profile | None) -> str:

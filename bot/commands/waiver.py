@@ -24,10 +24,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from bot.models import BRANCH_PREFIX, FileChange, Proposal, ProposalKind
-from bot.policy.waivers import Waiver, WaiverError, read_entries
+from bot.policy.waivers import WAIVERS_PATH, Waiver, WaiverError, read_entries
 from bot.pr_identity import input_hash
 
-WAIVERS_PATH = ".trustacks/waivers.yaml"
 HEADER = (
     "# Waivers for pack and overlay rules (never constitution rules). Each entry applies only once an\n"
     "# approver has filled in `approver` and signed it with their key, and only until `expires`.\n"

@@ -1,7 +1,8 @@
 """`trustacks mcp`: serve the read-only MCP server over stdio (default) or streamable HTTP.
 
     trustacks mcp [--transport stdio|streamable-http] [--platform-repo PATH] [--repo NAME=PATH]...
-                  [--pack NAME]... [--overlay DIR] [--rules-dir DIR] [--host 127.0.0.1] [--port 8765]
+                  [--pack NAME]... [--overlay DIR] [--rules-dir DIR] [--waiver-keys-dir DIR]
+                  [--host 127.0.0.1] [--port 8765]
                   [--token-file FILE]
 
 The policy layers (rules dir, packs, overlay) are fixed here, by the operator; no tool argument
@@ -41,6 +42,8 @@ def _repo_option(values: tuple[str, ...]) -> dict[str, Path]:
               help="The customer's overlay rules directory (package trustacks.overlay.*).")
 @click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Rules directory (default: the shipped rules/).")
+@click.option("--waiver-keys-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Trusted waiver approvers' keys (<approver>.pub), as the bot's TRUSTACKS_WAIVER_KEYS_DIR.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="streamable-http: address to bind.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535), help="streamable-http: port.")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -53,6 +56,7 @@ def mcp_command(
     packs: tuple[str, ...],
     overlay: Path | None,
     rules_dir: Path | None,
+    waiver_keys_dir: Path | None,
     host: str,
     port: int,
     token_file: Path | None,
@@ -83,7 +87,15 @@ def mcp_command(
         engine = PolicyEngine.load(rules_dir=rules_dir, packs=packs, overlay_dir=overlay)
     except PolicyError as exc:
         raise click.ClickException(f"policy could not be loaded: {exc} (fix the named file, or check --rules-dir/--overlay)") from None
-    server = build_server(McpService(engine, workspace))
+    from bot.policy.keys import KeyFormatError
+    from bot.policy.waivers import approver_keys
+
+    try:
+        waiver_keys = approver_keys(waiver_keys_dir) if waiver_keys_dir is not None else {}
+    except KeyFormatError as exc:
+        engine.close()
+        raise click.ClickException(f"--waiver-keys-dir {waiver_keys_dir}: {exc}") from None
+    server = build_server(McpService(engine, workspace, waiver_keys=waiver_keys))
     click.echo(f"trustacks mcp: {transport}, platform repo {workspace.platform.name} ({workspace.platform.root}), "
                f"{len(engine.rules())} rules, read-only", err=True)
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from bot.citations import HEADINGS
 from bot.mcp_server import applicability
@@ -63,9 +63,12 @@ class Unavailable(ValueError):
 class McpService:
     """What the MCP tools do, independent of the transport (tests call it directly too)."""
 
-    def __init__(self, engine: "PolicyEngine", workspace: Workspace, *, discover_seconds: float = DISCOVER_SECONDS) -> None:
+    def __init__(self, engine: "PolicyEngine", workspace: Workspace, *, discover_seconds: float = DISCOVER_SECONDS,
+                 waiver_keys: Mapping[str, bytes] | None = None) -> None:
         self.engine = engine
         self.workspace = workspace
+        #: trusted approvers' keys (--waiver-keys-dir), as the bot's TRUSTACKS_WAIVER_KEYS_DIR
+        self.waiver_keys = dict(waiver_keys or {})
         self.discover_seconds = discover_seconds
         self._reads: dict[str, applicability.RuleReads] | None = None
         self._lock = threading.Lock()
@@ -187,7 +190,16 @@ class McpService:
     def evaluate(self, files: Any, base_branch: Any = None, pr_body: Any = None, repo: Any = None) -> dict[str, Any]:
         proposal, profile = self.change_proposal(files, base_branch=base_branch, pr_body=pr_body, repo=repo)
         decision = self.engine.evaluate(proposal, profile)
-        return self.decision_report(proposal, decision)
+        return self.decision_report(proposal, self._with_waivers(proposal, decision))
+
+    def _with_waivers(self, proposal: Proposal, decision: Decision) -> Decision:
+        """The gate's waiver step on the platform repo's merged waiver file, as the bot applies it."""
+        from bot.policy.waivers import WAIVERS_PATH, waive
+
+        text = self.workspace.read_text(self.workspace.platform, WAIVERS_PATH)
+        return waive(decision, text, trusted_keys=self.waiver_keys,
+                     constitution_rules=[m.id for m in self.engine.rules(layer="constitution")],
+                     repo=proposal.repo, paths=[f.path for f in proposal.files])
 
     def decision_report(self, proposal: Proposal, decision: Decision) -> dict[str, Any]:
         cited = []

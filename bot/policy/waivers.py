@@ -401,6 +401,33 @@ def apply_waivers(decision: Any, waivers: WaiverSet, *, repo: str, paths: Iterab
     return replace(decision, deny=kept["deny"], warn=kept["warn"], waived=waived, waivers_ignored=ignored)
 
 
+#: where waivers live: the platform repo, merged by humans like any other change
+WAIVERS_PATH = ".trustacks/waivers.yaml"
+
+
+def waive(
+    decision: Any,
+    waiver_file: str | bytes | None,
+    *,
+    trusted_keys: Mapping[str, bytes],
+    constitution_rules: Collection[str],
+    repo: str,
+    paths: Iterable[str],
+) -> Any:
+    """The gate's waiver step, shared by the bot and the MCP server: read the file's text, apply what is valid.
+
+    An unreadable file lifts nothing and says so in `decision.waivers_ignored`; no file lifts nothing.
+    """
+    if waiver_file is None or not (decision.deny or decision.warn):
+        return decision
+    try:
+        waivers = load_waivers(waiver_file, trusted_keys=trusted_keys, constitution_rules=constitution_rules)
+    except WaiverError as exc:
+        return replace(decision, waivers_ignored=[*decision.waivers_ignored,
+                                                  f"{WAIVERS_PATH} cannot be read, so no waiver applies: {exc}"])
+    return apply_waivers(decision, waivers, repo=repo, paths=paths)
+
+
 def approver_keys(directory: Path) -> dict[str, bytes]:
     """Trusted approver public keys: `<approver>.pub` files in `directory` (never from a repository)."""
     keys_found: dict[str, bytes] = {}

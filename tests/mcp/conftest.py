@@ -105,3 +105,15 @@ def all_packs_engine() -> Iterator[PolicyEngine]:
 @pytest.fixture
 def service(engine: PolicyEngine, platform_repo: Path, app_repo: Path) -> McpService:
     return McpService(engine, Workspace(platform_repo, repos={APP_REPO: app_repo}))
+
+
+class WorkspaceForge:
+    """The platform checkout as the bot's gate reads it (`read_file` only), so a test can run
+    `pipeline.evaluate` over exactly the files the MCP tools see (the Profile, the waiver file)."""
+
+    def __init__(self, workspace: "Workspace") -> None:
+        self.workspace = workspace
+
+    async def read_file(self, repo: str, path: str, *, ref: str | None = None) -> bytes | None:
+        text = self.workspace.read_text(self.workspace.platform, path)
+        return None if text is None else text.encode("utf-8")

@@ -16,7 +16,7 @@ from bot.models import ProposalKind, as_dict
 from bot.policy import PolicyEngine
 from bot.profile import PROFILE_PATH
 
-from tests.mcp.conftest import APP_REPO, AWS_KEY, COMPLIANT_BODY, PLATFORM, tree_digest
+from tests.mcp.conftest import APP_REPO, AWS_KEY, COMPLIANT_BODY, PLATFORM, WorkspaceForge, tree_digest
 
 KEY_FILE = {"path": "app/settings.py", "content": f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"\n'}
 SCRIPT = {"path": "scripts/health.sh", "content": "#!/bin/sh\ncurl -fsS http://localhost:8000/healthz\n"}
@@ -26,7 +26,7 @@ async def test_evaluate_gives_the_bots_own_decision(service: McpService, engine:
     """The tool's Decision and pipeline.evaluate's on the same proposal are identical."""
     for files, body in (([KEY_FILE], COMPLIANT_BODY), ([SCRIPT], COMPLIANT_BODY), ([SCRIPT], None)):
         proposal, profile = service.change_proposal(files, pr_body=body)
-        flow = pipeline.Flow(forge=None, policy=engine, platform_repo=PLATFORM)  # type: ignore[arg-type]
+        flow = pipeline.Flow(forge=WorkspaceForge(service.workspace), policy=engine, platform_repo=PLATFORM)  # type: ignore[arg-type]
         expected = await pipeline.evaluate(flow, proposal, profile)
         got = service.evaluate(files, pr_body=body)
         assert got["decision"] == as_dict(expected)
@@ -221,3 +221,30 @@ def test_service_never_writes(service: McpService, platform_repo: Path, app_repo
     service.gaps()
     service.review_prompt("Dockerfile", "add a key")
     assert (tree_digest(platform_repo), tree_digest(app_repo)) == before
+
+
+async def test_evaluate_applies_the_merged_waivers_as_the_gate_does(platform_repo: Path, app_repo: Path) -> None:
+    """A signed waiver in the platform repo lifts the same pack rule for the MCP tool as for the bot's gate."""
+    import datetime as dt
+
+    from bot.policy import keys
+    from bot.policy.waivers import WAIVERS_PATH, Waiver, dump_waivers, sign_waiver
+
+    private, public = keys.generate_keypair()
+    waiver = sign_waiver(Waiver(rule="ITIL-CHG-001", repo="**", reason="tracked in SHOP-9", approver="alice",
+                                expires=dt.date.today() + dt.timedelta(days=7)), private_key_pem=private)
+    (platform_repo / WAIVERS_PATH).write_text(dump_waivers([waiver]))
+    engine = PolicyEngine.load(packs=("itil",), isolate=False)
+    workspace = Workspace(platform_repo, repos={APP_REPO: app_repo})
+    plain, trusting = McpService(engine, workspace), McpService(engine, workspace, waiver_keys={"alice": public})
+    body = COMPLIANT_BODY.replace("CHG", "XXX")  # no change record: ITIL-CHG-001 denies
+    before = plain.evaluate([SCRIPT], pr_body=body)
+    assert "ITIL-CHG-001" in [v["rule"] for v in before["decision"]["deny"]]
+    assert before["decision"]["waivers_ignored"]  # the waiver is there but its approver is not trusted
+    after = trusting.evaluate([SCRIPT], pr_body=body)
+    assert "ITIL-CHG-001" not in [v["rule"] for v in after["decision"]["deny"]]
+    assert [w["violation"]["rule"] for w in after["decision"]["waived"]] == ["ITIL-CHG-001"]
+    proposal, profile = trusting.change_proposal([SCRIPT], pr_body=body)
+    flow = pipeline.Flow(forge=WorkspaceForge(workspace), policy=engine, platform_repo=PLATFORM,  # type: ignore[arg-type]
+                         waiver_keys={"alice": public})
+    assert after["decision"] == as_dict(await pipeline.evaluate(flow, proposal, profile))

@@ -26,7 +26,7 @@ from bot.mcp_server.workspace import Workspace
 from bot.models import as_dict
 from bot.policy import PolicyEngine
 
-from tests.mcp.conftest import APP_REPO, AWS_KEY, COMPLIANT_BODY, PLATFORM, ROOT, tree_digest
+from tests.mcp.conftest import APP_REPO, AWS_KEY, COMPLIANT_BODY, PLATFORM, ROOT, WorkspaceForge, tree_digest
 
 KEY_FILE = {"path": "deploy/aws.env", "content": f"AWS_ACCESS_KEY_ID={AWS_KEY}\nAWS_REGION=us-east-1\n"}
 
@@ -104,7 +104,7 @@ async def test_every_tool_resource_and_prompt(platform_repo: Path, app_repo: Pat
         assert [v["rule"] for v in verdict["decision"]["deny"]] == ["TS-CRED-001"]
         local = McpService(engine, Workspace(platform_repo, repos={APP_REPO: app_repo}))
         proposal, profile = local.change_proposal([KEY_FILE], pr_body=COMPLIANT_BODY)
-        flow = pipeline.Flow(forge=None, policy=engine, platform_repo=PLATFORM)  # type: ignore[arg-type]
+        flow = pipeline.Flow(forge=WorkspaceForge(local.workspace), policy=engine, platform_repo=PLATFORM)  # type: ignore[arg-type]
         assert verdict["decision"] == as_dict(await pipeline.evaluate(flow, proposal, profile))
         passing = await call(client, "evaluate", {"files": [{"path": "scripts/ok.sh", "content": "echo ok\n"}],
                                                   "pr_body": COMPLIANT_BODY, "base_branch": "main"})
