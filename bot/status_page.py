@@ -68,6 +68,8 @@ class StatusData:
     revisions: list[tuple[str, str]] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)
     rules: int = 0
+    #: where the rules came from ("signed bundles verified (...)" or the unsigned development source)
+    policy_source: str = ""
     errors: list[str] = field(default_factory=list)
 
 
@@ -157,6 +159,7 @@ async def gather(*, store: Any, audit: Any, policy: Any) -> StatusData:
     if policy is not None:
         data.revisions = sorted(dict(getattr(policy, "revisions", {}) or {}).items())
         data.packs = list(getattr(policy, "packs", []) or [])
+        data.policy_source = str(getattr(policy, "provenance", "") or "")
         try:
             data.rules = len(policy.rules())
         except Exception:  # noqa: BLE001

@@ -429,6 +429,8 @@ class PolicyEngine:
 
         #: per-file facts by content digest, reused by every `evaluate` of this engine
         self.facts_cache = FactsCache()
+        #: where these rules came from, for operators (set by the loader: a directory, or verified bundles)
+        self.provenance = ""
 
     # ------------------------------------------------------------------ loading
 
@@ -486,7 +488,10 @@ class PolicyEngine:
             raise PolicyError(f"{len(sources)} policy files is over the {MAX_FILES}-file limit")
         if overlay_dir is None and not any(s.layer == "constitution" and not s.is_test for s in sources):
             raise PolicyError(f"{rules_dir}/constitution: no rules")
-        return cls.from_sources(sources, layer_params=layer_params, revisions=revisions, timeout_s=timeout_s, isolate=isolate)
+        engine = cls.from_sources(sources, layer_params=layer_params, revisions=revisions, timeout_s=timeout_s,
+                                  isolate=isolate)
+        engine.provenance = f"rules directory {rules_dir} (unsigned)"
+        return engine
 
     @classmethod
     def from_sources(

@@ -140,7 +140,10 @@ def load_trusted_policy(
             raise TrustError(f"verified bundles do not load: {exc}") from None
     # the revisions the audit records are the signed ones, not digests of a temporary directory
     engine.revisions.update({name: vb.revision for name, vb in verified.items()})
-    return TrustedPolicy(engine=engine, bundles=verified, key_fingerprint=keys.fingerprint(public_key_pem))
+    trusted = TrustedPolicy(engine=engine, bundles=verified, key_fingerprint=keys.fingerprint(public_key_pem))
+    layers = ", ".join(f"{name} {rev}" for name, rev in sorted(trusted.revisions.items()))
+    engine.provenance = f"signed bundles verified ({layers}; key sha256:{trusted.key_fingerprint})"
+    return trusted
 
 
 def release_bundles(
@@ -211,7 +214,8 @@ def load_service_policy(
                 "TRUSTACKS_POLICY_UNSIGNED=true for local development only"
             )
         engine = PolicyEngine.load(packs=tuple(dict.fromkeys(packs)))
-        return engine, "UNSIGNED policy from the installed package (TRUSTACKS_POLICY_UNSIGNED; development only)"
+        engine.provenance = "UNSIGNED policy from the installed package (TRUSTACKS_POLICY_UNSIGNED; development only)"
+        return engine, engine.provenance
     if public_key_file is None:
         raise TrustError("a policy bundle directory needs the public key the bundles are signed for")
     try:
@@ -220,5 +224,4 @@ def load_service_policy(
         raise TrustError(f"{public_key_file}: cannot read the policy public key: {exc.strerror or exc}") from None
     pin = read_pin(Path(pin_file) if pin_file is not None else Path(bundle_dir) / PIN_FILE)
     trusted = load_trusted_policy(bundle_dir, public_key_pem=public_key_pem, pin=pin, packs=packs)
-    layers = ", ".join(f"{name} {rev}" for name, rev in sorted(trusted.revisions.items()))
-    return trusted.engine, f"signed bundles verified ({layers}; key sha256:{trusted.key_fingerprint})"
+    return trusted.engine, trusted.engine.provenance

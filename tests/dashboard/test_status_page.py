@@ -91,6 +91,8 @@ async def test_page_shows_the_state_escaped(aiohttp_client, store, audit, engine
     assert 'id="audit-status">verified: 2 entries intact' in html
     for layer, rev in engine.revisions.items():
         assert f"<tr><td>{layer}</td><td><code>{rev}</code></td></tr>" in html
+    # where the rules came from: a directory load says it is unsigned
+    assert '<p id="policy-source">Loaded from: rules directory ' in html and "(unsigned)</p>" in html
 
 
 async def test_tampered_audit_chain_is_shown(aiohttp_client, store, tmp_path, engine):

@@ -82,6 +82,7 @@ def test_released_set_loads_and_evaluates(released, keypair):
                                   packs=["soc2"], isolate=False)
     assert trusted.revisions == {"constitution": "1.0.0", "packs/soc2": "1.0.0"}
     assert trusted.engine.revisions["constitution"] == "1.0.0"  # the audit records signed revisions
+    assert trusted.engine.provenance.startswith("signed bundles verified (constitution 1.0.0, packs/soc2 1.0.0; key ")
     assert {m.layer for m in trusted.engine.rules()} == {"constitution", "packs"}
     assert trusted.engine.rules(pack="soc2")
     decision = trusted.engine.evaluate(make_proposal(), make_profile())
