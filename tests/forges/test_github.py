@@ -24,19 +24,6 @@ FILES = {
 }
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture
 async def gh(clock: Clock):
     async with FakeGitHub(clock=clock, max_per_page=2) as fake:  # tiny pages: every list paginates
@@ -518,6 +505,7 @@ def test_webhook_fixtures_are_current_and_verify_with_gidgethub() -> None:
 # ====================================================================== the shared fixtures other tests import
 
 from tests.fakes import fake_github, github_forge  # noqa: E402,F401  (pytest finds imported fixtures)
+from tests.forges.conftest import Clock
 
 
 async def test_shared_fixtures(fake_github: FakeGitHub, github_forge: GitHubForge) -> None:

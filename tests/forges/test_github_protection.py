@@ -15,22 +15,10 @@ from bot.forges.github import GitHubForge, branch_pattern_matches, graphql_url
 from bot.forges.github_auth import GitHubApp, StaticToken
 from bot.models import FileChange
 from tests.fakes import FakeGitHub, Sleeps
+from tests.forges.conftest import Clock
 
 REPO = "acme/payments"
 BRANCH = "trustacks/generate/acme-payments"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

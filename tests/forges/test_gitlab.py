@@ -20,19 +20,6 @@ FILES = {
 }
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture
 async def gl(clock: Clock):
     async with FakeGitLab(clock=clock, max_per_page=2) as fake:  # tiny pages: every list paginates
@@ -363,6 +350,7 @@ def test_gitlab_webhook_fixtures() -> None:
 
 
 from tests.fakes import fake_gitlab, gitlab_forge  # noqa: E402,F401  (pytest finds imported fixtures)
+from tests.forges.conftest import Clock
 
 
 async def test_shared_fixtures(fake_gitlab: FakeGitLab, gitlab_forge: GitLabForge) -> None:
