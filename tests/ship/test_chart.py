@@ -385,14 +385,17 @@ def test_the_pod_loads_its_policy_as_serve_does(name, tmp_path, released):
     assert engine is not None
 
 
-@pytest.mark.parametrize("name", VALUES)
-def test_policy_volumes_mounts_and_environment(name):
-    objs = objects(name)
+def pod_wiring(objs: list[dict]) -> tuple[dict, dict, dict]:
+    """The chart ConfigMap's data, the pod's volumes by name and the container's mounts by path."""
     spec = pod_spec(objs)
     (container,) = spec["containers"]
-    config = only(objs, "ConfigMap")["data"]
-    volumes = {v["name"]: v for v in spec["volumes"]}
-    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    return (only(objs, "ConfigMap")["data"], {v["name"]: v for v in spec["volumes"]},
+            {m["mountPath"]: m for m in container["volumeMounts"]})
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_policy_volumes_mounts_and_environment(name):
+    config, volumes, mounts = pod_wiring(objects(name))
     policy = values(name)["policy"]
     if policy.get("unsigned"):
         assert not {"policy", "policy-key"} & set(volumes)
@@ -423,12 +426,7 @@ def test_policy_volumes_mounts_and_environment(name):
 def test_status_page_token_volume_mount_and_environment(name):
     """With statusPage.existingSecret: that Secret's token key, read-only (0440) at STATUS_TOKEN_FILE,
     and TRUSTACKS_STATUS_TOKEN_FILE naming it. Without: no volume, no mount, no variable (no page)."""
-    objs = objects(name)
-    spec = pod_spec(objs)
-    (container,) = spec["containers"]
-    config = only(objs, "ConfigMap")["data"]
-    volumes = {v["name"]: v for v in spec["volumes"]}
-    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    config, volumes, mounts = pod_wiring(objects(name))
     secret = values(name).get("statusPage", {}).get("existingSecret")
     assert not [k for k in config if k.startswith("TRUSTACKS_STATUS_TOKEN") and k != "TRUSTACKS_STATUS_TOKEN_FILE"]
     if not secret:
