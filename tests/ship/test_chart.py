@@ -426,7 +426,8 @@ def test_policy_volumes_mounts_and_environment(name):
 def test_status_page_token_volume_mount_and_environment(name):
     """With statusPage.existingSecret: that Secret's token key, read-only (0440) at STATUS_TOKEN_FILE,
     and TRUSTACKS_STATUS_TOKEN_FILE naming it. Without: no volume, no mount, no variable (no page)."""
-    config, volumes, mounts = pod_wiring(objects(name))
+    objs = objects(name)
+    config, volumes, mounts = pod_wiring(objs)
     secret = values(name).get("statusPage", {}).get("existingSecret")
     assert not [k for k in config if k.startswith("TRUSTACKS_STATUS_TOKEN") and k != "TRUSTACKS_STATUS_TOKEN_FILE"]
     if not secret:
