@@ -124,15 +124,14 @@ class Printer:
 def _trusted_policy(policy_dir: Path) -> "TrustedPolicy":
     """The operator's release (a fresh demo key), the pin, then the runtime's verified load."""
     from bot.policy import keys
-    from bot.policy.bundle import ConstitutionPin, sha256_file
+    from bot.policy.bundle import ConstitutionPin
     from bot.policy.engine import default_rules_dir
     from bot.policy.trusted import CONSTITUTION_FILE, PIN_FILE, load_trusted_policy, release_bundles
 
     private_pem, public_pem = keys.generate_keypair()  # held in memory only; a demo key signs demo bundles
     bundle_dir = policy_dir / "bundles"
     release_bundles(default_rules_dir(), bundle_dir, private_key_pem=private_pem, revision=POLICY_REVISION, packs=PACKS)
-    pin = ConstitutionPin(revision=POLICY_REVISION, bundle_sha256=sha256_file(bundle_dir / CONSTITUTION_FILE),
-                          key_fingerprint=keys.fingerprint(public_pem))
+    pin = ConstitutionPin.of(bundle_dir / CONSTITUTION_FILE, public_key_pem=public_pem, revision=POLICY_REVISION)
     (bundle_dir / PIN_FILE).write_text(pin.dumps(), encoding="utf-8")
     (policy_dir / "trustacks.pub").write_bytes(public_pem)
     return load_trusted_policy(bundle_dir, public_key_pem=public_pem, pin=pin, packs=PACKS)

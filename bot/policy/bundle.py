@@ -116,6 +116,12 @@ class ConstitutionPin:
         ) + "\n"
 
     @classmethod
+    def of(cls, bundle_path: Path, *, public_key_pem: bytes, revision: str) -> "ConstitutionPin":
+        """The full pin of a constitution bundle file: revision, file digest and signing key fingerprint."""
+        return cls(revision=revision, bundle_sha256=sha256_file(bundle_path),
+                   key_fingerprint=keys.fingerprint(public_key_pem))
+
+    @classmethod
     def loads(cls, text: str) -> "ConstitutionPin":
         try:
             raw = json.loads(text)

@@ -297,18 +297,18 @@ def constitution_upgrade(target: str, bundle_path: Path, pub_path: Path, pin_pat
     kind = bundles.upgrade_kind(current, target) if current else "initial"
     if kind == "downgrade":
         _fail(f"refusing to downgrade the constitution from {current} to {target}")
-    new_pin = bundles.ConstitutionPin(revision=target, bundle_sha256=bundles.sha256_file(bundle_path),
-                                      key_fingerprint=keys.fingerprint(pub))
+    new_pin = bundles.ConstitutionPin.of(bundle_path, public_key_pem=pub, revision=target)
     if kind == "same":
-        if pin is not None and new_pin == pin:
+        if new_pin == pin:
             click.echo(f"constitution {target} is already pinned")
             return
         # the same revision re-released (signing is not byte-for-byte repeatable) or signed by a new key
-        changed = [what for what, old, new in (("bundle digest", pin and pin.bundle_sha256, new_pin.bundle_sha256),
-                                                ("signing key", pin and pin.key_fingerprint, new_pin.key_fingerprint))
+        assert pin is not None  # "same" compares against the pinned revision
+        changed = [what for what, old, new in (("bundle digest", pin.bundle_sha256, new_pin.bundle_sha256),
+                                                ("signing key", pin.key_fingerprint, new_pin.key_fingerprint))
                    if old != new]
         click.echo(f"constitution {target} is pinned, but its {' and '.join(changed)} changed:")
-        if pin is not None and pin.key_fingerprint != new_pin.key_fingerprint:
+        if pin.key_fingerprint != new_pin.key_fingerprint:
             click.echo(f"  key sha256:{pin.key_fingerprint or '(none)'} -> sha256:{new_pin.key_fingerprint} "
                        "(compare the new fingerprint out of band)")
         if not yes:

@@ -39,8 +39,7 @@ LOOSENING_OVERLAY = (
 
 
 def _pin(bundle_dir: Path, public_pem: bytes, revision: str = "1.0.0") -> bundles.ConstitutionPin:
-    pin = bundles.ConstitutionPin(revision=revision, bundle_sha256=bundles.sha256_file(bundle_dir / CONSTITUTION_FILE),
-                                  key_fingerprint=keys.fingerprint(public_pem))
+    pin = bundles.ConstitutionPin.of(bundle_dir / CONSTITUTION_FILE, public_key_pem=public_pem, revision=revision)
     (bundle_dir / PIN_FILE).write_text(pin.dumps())
     return pin
 
