@@ -125,9 +125,9 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     from bot.audit import AuditLog
     from bot.store import open_store
 
-    policy, policy_source = _service_policy(settings)
+    policy = _service_policy(settings)
     logging.getLogger("trustacks.policy").log(
-        logging.WARNING if getattr(settings, "policy_unsigned", False) else logging.INFO, "policy: %s", policy_source)
+        logging.WARNING if getattr(settings, "policy_unsigned", False) else logging.INFO, "policy: %s", policy.provenance)
     factory = ForgeFactory(settings)
     store = open_store(settings.database_url, lease_seconds=settings.lease_seconds,
                        max_attempts=settings.max_attempts)
@@ -152,7 +152,6 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     dispatch.aclose = aclose  # type: ignore[attr-defined]
     # the status page shows what the service decides with: the loaded policy and the decision log
     dispatch.policy = policy  # type: ignore[attr-defined]
-    dispatch.policy_source = policy_source  # type: ignore[attr-defined]
     dispatch.audit = audit  # type: ignore[attr-defined]
     return dispatch
 
@@ -174,7 +173,7 @@ def _waiver_keys(settings: Any) -> dict[str, bytes]:
     return found
 
 
-def _service_policy(settings: Any) -> tuple[Any, str]:
+def _service_policy(settings: Any) -> Any:
     """Policy only from verified signed bundles (or the explicit development escape hatch)."""
     from bot.config import ConfigError
     from bot.policy import PolicyError

@@ -199,8 +199,8 @@ def load_service_policy(
     pin_file: Path | None = None,
     packs: Sequence[str] = (),
     unsigned: bool = False,
-) -> tuple[PolicyEngine, str]:
-    """The policy `trustacks serve` runs on, and a one-line description of where it came from.
+) -> PolicyEngine:
+    """The policy `trustacks serve` runs on; its `provenance` says where it came from.
 
     Signed bundles are the production path. `unsigned=True` (TRUSTACKS_POLICY_UNSIGNED) loads the rules
     shipped in the package for local development and says so; with neither, the service refuses to start.
@@ -215,7 +215,7 @@ def load_service_policy(
             )
         engine = PolicyEngine.load(packs=tuple(dict.fromkeys(packs)))
         engine.provenance = "UNSIGNED policy from the installed package (TRUSTACKS_POLICY_UNSIGNED; development only)"
-        return engine, engine.provenance
+        return engine
     if public_key_file is None:
         raise TrustError("a policy bundle directory needs the public key the bundles are signed for")
     try:
@@ -223,5 +223,4 @@ def load_service_policy(
     except OSError as exc:
         raise TrustError(f"{public_key_file}: cannot read the policy public key: {exc.strerror or exc}") from None
     pin = read_pin(Path(pin_file) if pin_file is not None else Path(bundle_dir) / PIN_FILE)
-    trusted = load_trusted_policy(bundle_dir, public_key_pem=public_key_pem, pin=pin, packs=packs)
-    return trusted.engine, trusted.engine.provenance
+    return load_trusted_policy(bundle_dir, public_key_pem=public_key_pem, pin=pin, packs=packs).engine

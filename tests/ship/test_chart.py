@@ -369,9 +369,10 @@ def test_the_pod_loads_its_policy_as_serve_does(name, tmp_path, released):
     development values only, the unsigned rules with the image's bundle paths cleared."""
     settings = load_settings(env=container_environment(objects(name), tmp_path, released))
     assert tuple(settings.packs) == tuple(values(name).get("config", {}).get("policyPacks", ()))
-    engine, source = trusted.load_service_policy(
+    engine = trusted.load_service_policy(
         bundle_dir=settings.policy_bundle_dir, public_key_file=settings.policy_public_key_file,
         pin_file=settings.constitution_pin_file, packs=settings.packs, unsigned=settings.policy_unsigned)
+    source = engine.provenance
     if values(name).get("policy", {}).get("unsigned"):
         assert settings.policy_unsigned and settings.policy_bundle_dir is None and settings.policy_public_key_file is None
         assert source.startswith("UNSIGNED")

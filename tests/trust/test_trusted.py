@@ -205,7 +205,8 @@ def test_stricter_overlay_released_loaded_and_fires(tmp_path, keypair):
 def test_service_refuses_to_start_without_signed_policy():
     with pytest.raises(TrustError, match="refusing to start without signed policy"):
         load_service_policy(bundle_dir=None, public_key_file=None)
-    engine, source = load_service_policy(bundle_dir=None, public_key_file=None, unsigned=True)
+    engine = load_service_policy(bundle_dir=None, public_key_file=None, unsigned=True)
+    source = engine.provenance
     assert "UNSIGNED" in source and engine.rules(layer="constitution")
     engine.close()
 
@@ -213,7 +214,8 @@ def test_service_refuses_to_start_without_signed_policy():
 def test_service_policy_from_settings(released, keypair, tmp_path):
     pub = tmp_path / "trustacks.pub"
     pub.write_bytes(keypair[1])
-    engine, source = load_service_policy(bundle_dir=released, public_key_file=pub, packs=("soc2",))
+    engine = load_service_policy(bundle_dir=released, public_key_file=pub, packs=("soc2",))
+    source = engine.provenance
     try:
         assert "signed bundles verified (constitution 1.0.0, packs/soc2 1.0.0" in source
         assert keys.fingerprint(keypair[1]) in source
@@ -241,7 +243,7 @@ def test_build_dispatcher_loads_only_verified_policy(released, keypair, tmp_path
         assert dispatch.ready_checks["policy"]() is True
         # what the status page and audit records show: the signed revisions, from the same engine
         assert dispatch.policy.revisions["constitution"] == "1.0.0" and dispatch.policy.revisions["packs/soc2"] == "1.0.0"
-        assert "signed bundles verified" in dispatch.policy_source and dispatch.audit is not None
+        assert "signed bundles verified" in dispatch.policy.provenance and dispatch.audit is not None
     finally:
         import asyncio
 
