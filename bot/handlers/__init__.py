@@ -131,7 +131,7 @@ def build_dispatcher(settings: Any) -> Dispatcher:
     factory = ForgeFactory(settings)
     store = open_store(settings.database_url, lease_seconds=settings.lease_seconds,
                        max_attempts=settings.max_attempts)
-    kv = _LazyKV(store)
+    kv = _LazyStore(store)  # the KV for limits and last-good config, and the job listing for the dashboard
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(data_dir / "audit.db")
@@ -191,7 +191,7 @@ def _service_policy(settings: Any) -> Any:
         raise ConfigError(f"policy: {exc}") from None
 
 
-class _LazyKV:
+class _LazyStore:
     """The store's key/value table and job listing, opened on first use (the dispatcher is built before the
     loop runs): limits and last-good config use the KV; the dashboard lists and retries failed jobs."""
 

@@ -95,24 +95,24 @@ def verify_bundle_set(
 
     one("constitution", CONSTITUTION_FILE,
         lambda p: bundles.verify_pinned_constitution(p, public_key_pem=public_key_pem, pin=pin))
+    def owning(root: str) -> Callable[[Path], bundles.VerifiedBundle]:
+        """Verify against the key, and refuse a bundle that claims any root but its layer's own."""
+        def check(path: Path) -> bundles.VerifiedBundle:
+            vb = bundles.verify_bundle(path, public_key_pem=public_key_pem)
+            if vb.roots != [root]:
+                raise bundles.BundleError(f"must have exactly the root(s) {[root]}, not {vb.roots}")
+            return vb
+        return check
+
     for pack in dict.fromkeys(packs):
-        root = f"trustacks/packs/{pack}"
-        one(f"packs/{pack}", pack_file(pack), lambda p, root=root: _with_roots(
-            bundles.verify_bundle(p, public_key_pem=public_key_pem), {root}, p))
+        one(f"packs/{pack}", pack_file(pack), owning(f"trustacks/packs/{pack}"))
     if (bundle_dir / OVERLAY_FILE).exists():
-        one("overlay", OVERLAY_FILE, lambda p: _with_roots(
-            bundles.verify_bundle(p, public_key_pem=public_key_pem), {OVERLAY_ROOT}, p))
+        one("overlay", OVERLAY_FILE, owning(OVERLAY_ROOT))
     try:
         bundles.check_roots_disjoint(verified)
     except bundles.BundleError as exc:
         raise TrustError(str(exc)) from None
     return verified
-
-
-def _with_roots(vb: bundles.VerifiedBundle, allowed: set[str], path: Path) -> bundles.VerifiedBundle:
-    if set(vb.roots) != allowed:
-        raise bundles.BundleError(f"must have exactly the root(s) {sorted(allowed)}, not {vb.roots}")
-    return vb
 
 
 def load_trusted_policy(
