@@ -279,3 +279,76 @@ def test_cli_release_then_pin(tmp_path):
     assert refused.exit_code == 1 and "overlay REJECTED" in refused.output
     vb = bundles.verify_bundle(out / "packs-pci.tar.gz", public_key_pem=(tmp_path / "k" / "trustacks.pub").read_bytes())
     assert vb.roots == ["trustacks/packs/pci"] and json.loads(vb.files[".manifest"])["revision"] == "1.2.3"
+
+
+def test_missing_directory_and_bad_public_key_refused(bundle_dir, keypair, tmp_path):
+    pin = read_pin(bundle_dir / PIN_FILE)
+    with pytest.raises(TrustError, match="policy bundle directory not found"):
+        load_trusted_policy(tmp_path / "nowhere", public_key_pem=keypair[1], pin=pin, isolate=False)
+    with pytest.raises(TrustError, match="policy public key"):
+        load_trusted_policy(bundle_dir, public_key_pem=b"not a key", pin=pin, isolate=False)
+    with pytest.raises(TrustError, match="cannot read the policy public key"):
+        load_service_policy(bundle_dir=bundle_dir, public_key_file=tmp_path / "missing.pub")
+    (bundle_dir / PIN_FILE).write_text("{not json")
+    with pytest.raises(TrustError, match="constitution pin is not valid JSON"):
+        read_pin(bundle_dir / PIN_FILE)
+
+
+def test_overlay_bundle_claiming_another_root_refused(bundle_dir, keypair, tmp_path):
+    """An "overlay" that carries a pack's root could replace that pack's rules: refused by its root."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "p.rego").write_text("package trustacks.packs.soc2.x\n")
+    bundles.build_layer_bundle({"trustacks/packs/soc2x": src}, revision="1.0.0", out=bundle_dir / OVERLAY_FILE)
+    bundles.sign_bundle(bundle_dir / OVERLAY_FILE, private_key_pem=keypair[0])
+    msg = _refused(bundle_dir, keypair[1])
+    assert "overlay.tar.gz: refused" in msg and "must have exactly the root(s) ['trustacks/overlay']" in msg
+
+
+def test_release_refuses_an_unknown_pack(tmp_path, keypair):
+    with pytest.raises(TrustError, match="unknown pack"):
+        release_bundles(default_rules_dir(), tmp_path / "out", private_key_pem=keypair[0], revision="1.0.0",
+                        packs=["gdpr"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_overlay_that_cannot_be_linted_is_refused(tmp_path):
+    """Upper layers the linter cannot read: the overlay is not loaded unchecked."""
+    from bot.policy import PolicyError
+
+    rules = tmp_path / "rules"
+    (rules / "constitution").mkdir(parents=True)
+    (rules / "constitution" / "bad.rego").write_text("package trustacks.constitution.bad\n\ndeny[\n")
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "weekend.rego").write_text(STRICT_OVERLAY)
+    with pytest.raises(PolicyError, match="cannot lint the overlay"):
+        PolicyEngine.load(rules_dir=rules, overlay_dir=overlay, isolate=False)
+
+
+def test_policy_bundle_dir_that_is_a_file_is_a_config_error(tmp_path):
+    f = tmp_path / "bundles"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match="is not a directory"):
+        load_settings(env={"TRUSTACKS_GITHUB_WEBHOOK_SECRET": "s" * 32, "TRUSTACKS_DATA_DIR": str(tmp_path / "d"),
+                           "TRUSTACKS_POLICY_BUNDLE_DIR": str(f), "TRUSTACKS_POLICY_PUBLIC_KEY_FILE": str(f)})
+
+
+def test_cli_release_warns_about_a_stale_pin_and_a_left_over_overlay(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(cli, ["keys", "generate", "--out-dir", str(tmp_path / "k")]).exit_code == 0
+    key, pub, out = tmp_path / "k" / "trustacks.key", tmp_path / "k" / "trustacks.pub", tmp_path / "b"
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "weekend.rego").write_text(STRICT_OVERLAY)
+    first = runner.invoke(cli, ["bundle", "release", "--revision", "1.0.0", "--pack", "pci", "--key", str(key),
+                                "--out", str(out), "--overlay", str(overlay)])
+    assert first.exit_code == 0, first.output
+    pinned = runner.invoke(cli, ["constitution", "upgrade", "--to", "1.0.0", "--bundle", str(out / CONSTITUTION_FILE),
+                                 "--public-key", str(pub), "--pin", str(out / PIN_FILE)])
+    assert pinned.exit_code == 0, pinned.output
+    again = runner.invoke(cli, ["bundle", "release", "--revision", "1.1.0", "--pack", "pci", "--key", str(key),
+                                "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "pins constitution 1.0.0, not this release" in again.output and "trustacks serve will refuse it" in again.output
+    assert "overlay.tar.gz was not written by this release and will still be loaded" in again.output

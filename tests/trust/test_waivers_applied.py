@@ -171,3 +171,20 @@ def test_service_trusts_approver_keys_from_its_setting_only(tmp_path, alice):
     (keys_dir / "broken.pub").write_text("nope")
     with pytest.raises(ConfigError, match="TRUSTACKS_WAIVER_KEYS_DIR"):
         _waiver_keys(load_settings(env={**base, "TRUSTACKS_WAIVER_KEYS_DIR": str(keys_dir)}))
+
+
+@pytest.mark.parametrize("raw, why", [
+    (b"waivers:\n  - rule: \xff\xfe\n", "not UTF-8"),
+    (b"waivers: {not: a list}\n", "'waivers' list"),
+    (b"x" * (300 * 1024), "over"),
+])
+def test_waive_on_a_bad_file_lifts_nothing_and_says_why(itil, alice, raw, why):
+    """The gate's shared step never raises on the file's content: a job would be retried for nothing."""
+    from bot.policy.waivers import waive
+
+    proposal = make_proposal(**NO_TICKET)
+    decision = itil.evaluate(proposal, make_profile())
+    after = waive(decision, raw, trusted_keys={"alice": alice[1]}, constitution_rules=(), repo=proposal.repo,
+                  paths=[f.path for f in proposal.files])
+    assert [v.rule for v in after.deny] == ["ITIL-CHG-001"] and after.waived == []
+    assert len(after.waivers_ignored) == 1 and why in after.waivers_ignored[0]
